@@ -1,0 +1,1 @@
+"""The CATAIR record layer: layouts (data), typed records, and the codec that joins them."""

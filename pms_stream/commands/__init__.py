@@ -1,0 +1,9 @@
+"""Subcommands of the `pms-stream` CLI, one module each (see `pms_stream.cli`)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from pms_stream.commands import parse, schema
+
+COMMANDS: tuple[ModuleType, ...] = (parse, schema)

@@ -1,0 +1,115 @@
+"""Parse a file of CATAIR records and write one JSON event per line to stdout.
+
+Events: "statement", "reroute_request", "reroute_ack", and "rejected" (a record, a framing
+fragment or an incomplete statement that could not be accepted, with the reason, record type,
+field, positions, raw text and source line). Input may be block-framed (A B ... Y Z) or bare Q
+records, with LF or CRLF line ends or none (concatenated 80-byte records). Memory does not grow
+with the number of statements.
+
+exit status: 0, or 1 with --strict when anything was rejected; 2 for usage errors.
+
+examples:
+  pms-stream parse statements.txt > events.jsonl
+  pms-stream parse --strict - < statements.txt
+  pms-stream parse statements.txt | jq 'select(.type == "statement") | .statement_number'
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import BinaryIO
+
+import msgspec
+
+from pms_stream.framing import RecordFramer
+from pms_stream.statements.assembler import Assembler, Origin
+from pms_stream.statements.model import Event, RejectedEvent
+
+NAME = "parse"
+HELP = "parse a records file into JSON lines (statements, reroutes, rejects)"
+CHUNK = 1 << 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE|-", help="records file, or - for standard input")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any input was rejected")
+    parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+
+
+class _Progress:
+    """A progress line on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.last = time.monotonic()
+
+    def update(self, records: int, statements: int, rejected: int) -> None:
+        now = time.monotonic()
+        if self.enabled and now - self.last >= 0.5:
+            self.last = now
+            sys.stderr.write(
+                f"\r{records:,} records, {statements:,} statements, {rejected:,} rejected"
+            )
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bool = False) -> int:
+    """Parse `stream` and write JSON lines to `out`; returns the number of rejected events."""
+    encoder = msgspec.json.Encoder()
+    assembler = Assembler(file=name)
+    framer = RecordFramer()
+    buf = bytearray()
+    counts = {"records": 0, "statements": 0, "rejected": 0}
+    bar = _Progress(progress)
+
+    def write(events: list[Event]) -> None:
+        for event in events:
+            encoder.encode_into(event, buf, len(buf))
+            buf.extend(b"\n")
+            if isinstance(event, RejectedEvent):
+                counts["rejected"] += 1
+            elif event.__struct_config__.tag == "statement":
+                counts["statements"] += 1
+
+    while True:
+        chunk = stream.read(CHUNK)
+        pieces = framer.feed(chunk) if chunk else framer.close()
+        for piece in pieces:
+            origin = Origin(piece.line, piece.record)
+            if piece.problem is None:
+                events = assembler.feed(piece.raw, origin)
+            else:
+                events = assembler.feed_fragment(piece.raw, origin, piece.problem)
+            if events:
+                write(events)
+        counts["records"] += len(pieces)
+        if len(buf) >= CHUNK or not chunk:
+            out.write(buf)
+            buf.clear()
+        bar.update(counts["records"], counts["statements"], counts["rejected"])
+        if not chunk:
+            break
+    write(assembler.flush())
+    out.write(buf)
+    out.flush()
+    bar.done()
+    return counts["rejected"]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.file == "-":
+        rejected = parse_stream(sys.stdin.buffer, "-", sys.stdout.buffer, not args.quiet)
+    else:
+        try:
+            with open(args.file, "rb") as stream:
+                rejected = parse_stream(stream, args.file, sys.stdout.buffer, not args.quiet)
+        except OSError as exc:
+            sys.stderr.write(f"pms-stream parse: cannot read {args.file}: {exc.strerror}\n")
+            return 2
+    return 1 if args.strict and rejected else 0

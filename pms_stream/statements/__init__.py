@@ -1,0 +1,1 @@
+"""Statements: the JSON contract (model), consistency checks, and the assembler that builds them."""

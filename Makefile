@@ -1,0 +1,44 @@
+# pms-stream developer commands. `make test` is the project's test command (CI runs it via .ci/run).
+#
+#   make install      create $(VENV) and install the package with its test extras
+#   make lint         ruff check + ruff format --check
+#   make typecheck    mypy --strict (files and options in pyproject.toml)
+#   make broker-up    start the local Kafka broker (deploy/kafka/broker.sh; see docs/local-broker.md)
+#   make broker-down  stop it
+#   make test         lint, typecheck, then pytest against a fresh broker that is always stopped after
+#
+# Override on the command line, e.g. `make install PY=python3.12` or `make test PYTEST_ARGS='-k kafka'`.
+
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+BROKER := deploy/kafka/broker.sh
+PYTEST_ARGS ?=
+
+.PHONY: install lint typecheck broker-up broker-down test
+
+install:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+broker-up:
+	$(BROKER) up
+
+broker-down:
+	$(BROKER) down
+
+# One shell: the EXIT trap stops the broker whatever happens (test failure, Ctrl-C), and the
+# recipe exits with pytest's own status; 5 ("no tests collected") is non-zero, so it fails too.
+test: lint typecheck
+	@trap '$(BROKER) down' EXIT; trap 'exit 130' INT TERM; \
+	$(BROKER) up || exit 1; \
+	status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status

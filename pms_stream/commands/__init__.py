@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pms_stream.commands import parse, schema
+from pms_stream.commands import generate, parse, report, schema
 
-COMMANDS: tuple[ModuleType, ...] = (parse, schema)
+COMMANDS: tuple[ModuleType, ...] = (parse, report, generate, schema)

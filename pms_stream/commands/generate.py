@@ -1,0 +1,19 @@
+"""Placeholder for the 'generate' subcommand, being written now (issue 4)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "generate"
+HELP = "(not yet available)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def run(args: argparse.Namespace) -> int:
+    del args
+    sys.stderr.write("pms-stream generate: not yet available\n")
+    return 2

@@ -185,13 +185,7 @@ class Assembler:
     def flush(self) -> list[Event]:
         """End of input (or an idle timeout): close what is open. Bare statements that are
         complete are emitted; anything else open is rejected with its raw records."""
-        if self._open is not None:
-            if self._open.framing == "bare":
-                self._close_statement()
-            else:
-                self._reject_open("block not closed: no Y record before the end of input")
-        if self._block is not None:
-            self._block_unclosed("no Y record before the end of input")
+        self._interrupt("no Y record before the end of input")
         self._batch = None
         self._batch_raw = None
         out, self._out = self._out, []
@@ -315,10 +309,12 @@ class Assembler:
                 self._emit_request(qr, raw, block, len(block.requests))
 
     def _interrupt(self, why: str) -> None:
-        """A record that starts something new arrived while something was open."""
+        """A record that starts something new (or the end of input) came while something was
+        open: a bare statement closes; a block without its Y is rejected with its records."""
         if self._open is not None and self._open.framing == "bare":
             self._close_statement()
         elif self._open is not None:
+            self._block = None  # the rejected statement's records include its B record
             self._reject_open(f"block not closed by a Y record: {why}")
         if self._block is not None:
             self._block_unclosed(why)

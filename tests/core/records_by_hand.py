@@ -17,6 +17,11 @@ def fixed(*pieces: tuple[str, int]) -> str:
     return out
 
 
+def put(record: str, position: int, text: str) -> str:
+    """`record` with `text` written from 1-based `position`."""
+    return record[: position - 1] + text + record[position - 1 + len(text) :]
+
+
 def sp(n: int) -> tuple[str, int]:
     return (" " * n, n)
 

@@ -12,11 +12,7 @@ import pytest
 from pms_stream import RecordError, parse_record
 from pms_stream.catair.records import QRRecord
 from tests.core import records_by_hand as hand
-
-
-def put(record: str, position: int, text: str) -> str:
-    """`record` with `text` written from 1-based `position`."""
-    return record[: position - 1] + text + record[position - 1 + len(text) :]
+from tests.core.records_by_hand import put
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kafka)
 
 
-def _broker(command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _broker(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BROKER_SCRIPT), command],
+        [str(BROKER_SCRIPT), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -77,15 +77,15 @@ def _start_local_broker(port: int) -> None:
         f"so `{BROKER_SCRIPT.relative_to(REPO)} up` was run"
     )
     try:
-        result = _broker("up", BROKER_UP_TIMEOUT)
+        result = _broker("up", timeout=BROKER_UP_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         _no_broker(f"{tried} and could not finish: {exc}")
     if result.returncode != 0:
-        log = _broker("logs", 30)
-        _no_broker(
-            f"{tried} and failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
-            f"\nbroker log tail:\n{log.stdout}{log.stderr}"
-        )
+        output = result.stdout + result.stderr
+        if "last lines of" not in output:  # broker.sh shows the log's tail when the JVM fails
+            log = _broker("logs", "-n", "40", timeout=30)
+            output += f"\nbroker log tail:\n{log.stdout}{log.stderr}"
+        _no_broker(f"{tried} and failed (exit {result.returncode}):\n{output}")
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +104,7 @@ def kafka_bootstrap() -> Iterator[str]:
     try:
         yield local
     finally:
-        _broker("down", 120)
+        _broker("down", timeout=120)
 
 
 @pytest_asyncio.fixture

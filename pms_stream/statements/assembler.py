@@ -124,6 +124,7 @@ class _Open:
     last_qj: int = 0
     q7: list[Q7Record] = field(default_factory=list)
     rejected: int = 0
+    dropped: set[int] = field(default_factory=set)  # id() of records already rejected alone
     checks: list[Check] = field(default_factory=list)
 
 
@@ -156,6 +157,9 @@ class Assembler:
         self._block: _Block | None = None
         self._open: _Open | None = None
         self._out: list[Event] = []
+        # Records seen, by (record type, outcome): "accepted", "rejected" (could not be
+        # placed) or "invalid" (the codec refused it). Read and reset by the service's metrics.
+        self.record_stats: dict[tuple[str, str], int] = {}
 
     # ---- input ------------------------------------------------------------------------------
 
@@ -164,6 +168,8 @@ class Assembler:
         try:
             record = parse_record(raw)
         except RecordError as exc:
+            key = (exc.record_type or "unknown", "invalid")
+            self.record_stats[key] = self.record_stats.get(key, 0) + 1
             self._count_in_block((raw, origin))
             if self._open is not None:
                 self._open.rejected += 1
@@ -220,12 +226,18 @@ class Assembler:
         handler = self._HANDLERS.get(type(record))
         if handler is None:  # pragma: no cover - every record type has a handler
             raise TypeError(type(record).__name__)
+        tag = _tag(record)
         try:
             handler(self, record, entry)
+            key = (tag, "accepted")
         except _Reject as exc:
+            key = (tag, "rejected")
             if self._open is not None:
                 self._open.rejected += 1
-            self._emit_reject("record", exc.reason, raw, origin, record_type=_tag(record))
+                if self._open.records and self._open.records[-1] is entry:
+                    self._open.dropped.add(id(entry))
+            self._emit_reject("record", exc.reason, raw, origin, record_type=tag)
+        self.record_stats[key] = self.record_stats.get(key, 0) + 1
 
     def _count_in_block(self, entry: Raw) -> None:
         """A record of the open block that is not kept: it still counts for the Y record, and
@@ -234,6 +246,7 @@ class Assembler:
             self._block.count += 1
             if self._open is not None:
                 self._open.records.append(entry)
+                self._open.dropped.add(id(entry))
 
     # ---- control records --------------------------------------------------------------------
 
@@ -532,6 +545,7 @@ class Assembler:
         if st.daily and st.daily[-1].q2 is None:
             orphan = st.daily.pop()
             st.rejected += 1
+            st.dropped.add(id(orphan.raw))
             self._emit_reject(
                 "record",
                 f"Q1 of daily statement {orphan.q1.daily_statement_number} "
@@ -561,16 +575,18 @@ class Assembler:
             self._reject_statement(st, reason)
 
     def _reject_statement(self, st: _Open, reason: str) -> None:
-        if not st.records:
+        """Reject the records of `st` not already rejected one by one: each raw record ends up
+        in exactly one rejected event."""
+        kept = [entry for entry in st.records if id(entry) not in st.dropped]
+        if not kept:
             return
-        origins = [o for _, o in st.records]
         self._out.append(
             RejectedEvent(
                 kind="statement",
                 reason=reason,
-                raw="\n".join(r.decode("latin-1") for r, _ in st.records),
-                record_count=len(st.records),
-                source=self._source(origins),
+                raw="\n".join(r.decode("latin-1") for r, _ in kept),
+                record_count=len(kept),
+                source=self._source([o for _, o in kept]),
             )
         )
 

@@ -1,0 +1,298 @@
+"""One input partition's work: assemblers per stream key, checkpoints, replay after a crash.
+
+Exactly once by *replay from the low-water mark* (design notes, option 2). In each transaction
+the service commits, for this partition, a `Checkpoint`:
+- `offset` — the first message of the oldest open state of any stream key (or the next offset
+  when nothing is open): everything before it is finished and never read again;
+- metadata `n` — "emitted through": every output of every message before offset `n` is already
+  in the output topics;
+- metadata `k` — for each stream key with open state, the offset where that state opened (keys
+  are hashed: a key never appears in the metadata).
+After a crash or a rebalance the new owner seeks to `offset` and replays: a message before `n`
+is fed to its stream key's assembler only if that key was open at the checkpoint and the message
+is at or after the key's opening offset, and its outputs are dropped (they were published);
+from `n` on, processing is normal. The assembler is deterministic, so the rebuilt state is the
+state that was lost. No changelog topic is needed, and restore reads only the open states'
+messages. See docs/exactly-once.md.
+
+A stream key is (partition, message key): records of one transmission arrive in order on one
+partition with one key. Idle stream keys are flushed after the idle timeout (complete bare
+statements are emitted, anything else open is rejected with its raw records).
+
+Pure: no asyncio, no aiokafka. Flow: consumer -> **partition task** (framing -> assembler)
+-> outputs -> transactional producer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+
+from pms_stream.framing import frame_message
+from pms_stream.service.outputs import Output, to_outputs
+from pms_stream.statements.assembler import Assembler, Origin
+from pms_stream.statements.model import Event, RejectedEvent, Source
+
+__all__ = ["Checkpoint", "InputMessage", "Limits", "PartitionTask", "key_hash"]
+
+
+@dataclass(frozen=True, slots=True)
+class InputMessage:
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Input limits: excess becomes rejects, never memory exhaustion."""
+
+    idle_timeout_s: float = 300.0
+    max_message_bytes: int = 1_048_576
+    max_open_keys: int = 100  # stream keys with open state per partition (bounds metadata too)
+
+
+class _Metadata(msgspec.Struct, frozen=True):
+    v: int
+    n: int
+    k: dict[str, int] = {}
+
+
+_META_ENCODER = msgspec.json.Encoder()
+_META_DECODER = msgspec.json.Decoder(_Metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """What is committed for a partition: the offset to resume from and the replay metadata."""
+
+    offset: int
+    emitted_through: int
+    open_keys: dict[str, int] = field(default_factory=dict)
+
+    def metadata(self) -> str:
+        return _META_ENCODER.encode(
+            _Metadata(1, self.emitted_through, dict(sorted(self.open_keys.items())))
+        ).decode()
+
+    @classmethod
+    def from_committed(cls, offset: int, metadata: str) -> Checkpoint:
+        """The checkpoint of a committed offset; plain offsets (no metadata) resume as such."""
+        if not metadata:
+            return cls(offset, offset)
+        try:
+            meta = _META_DECODER.decode(metadata)
+        except msgspec.DecodeError:
+            return cls(offset, offset)
+        return cls(offset, max(meta.n, offset), dict(meta.k))
+
+
+def key_hash(key: bytes | None) -> str:
+    """A short stable name for a message key, safe to store and log (no key content)."""
+    if key is None:
+        return "-"
+    return hashlib.blake2b(key, digest_size=8).hexdigest()
+
+
+@dataclass
+class _Stream:
+    assembler: Assembler
+    key: bytes | None
+    open_since: int | None = None
+    last_active: float = 0.0
+
+
+class PartitionTask:
+    """Processes one input partition. The runner feeds messages in offset order."""
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        *,
+        checkpoint: Checkpoint | None = None,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.limits = limits or Limits()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._streams: dict[str, _Stream] = {}
+        self._replay = (
+            checkpoint if checkpoint and checkpoint.emitted_through > checkpoint.offset else None
+        )
+        self._next = checkpoint.offset if checkpoint else None
+        self.record_stats: dict[tuple[str, str], int] = {}
+
+    # ---- state ------------------------------------------------------------------------------
+
+    @property
+    def restoring(self) -> bool:
+        """True while replaying messages whose outputs were already published."""
+        return self._replay is not None
+
+    @property
+    def open_streams(self) -> int:
+        return sum(1 for s in self._streams.values() if s.open_since is not None)
+
+    @property
+    def next_offset(self) -> int | None:
+        return self._next
+
+    def caught_up(self, position: int) -> None:
+        """The consumer's position is `position`: replay ends once it passes `n`."""
+        if self._replay is not None and position >= self._replay.emitted_through:
+            self._replay = None
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The checkpoint to commit now, or None while replaying (the old one still holds)."""
+        if self._replay is not None or self._next is None:
+            return None
+        opens = {h: s.open_since for h, s in self._streams.items() if s.open_since is not None}
+        offset = min([self._next, *opens.values()])
+        return Checkpoint(offset, self._next, opens)
+
+    # ---- input ------------------------------------------------------------------------------
+
+    def process(self, msg: InputMessage) -> list[Output]:
+        """Feed one message; returns the outputs to publish (none while replaying)."""
+        if self._next is not None and msg.offset < self._next and self._replay is None:
+            return []  # already processed (a re-delivery after a seek)
+        replay = self._replay
+        h = key_hash(msg.key)
+        suppress = False
+        if replay is not None and msg.offset < replay.emitted_through:
+            start = replay.open_keys.get(h)
+            if start is None or msg.offset < start:
+                self._advance(msg.offset)
+                return []
+            suppress = True
+        elif replay is not None:
+            self._replay = None
+        stream = self._streams.get(h)
+        if stream is None:
+            stream = _Stream(Assembler(topic=self.topic, partition=self.partition), msg.key)
+            self._streams[h] = stream
+        events = self._feed(stream, msg)
+        was_open = stream.open_since is not None
+        if stream.assembler.has_open_state:
+            if not was_open:
+                stream.open_since = msg.offset
+        else:
+            stream.open_since = None
+        stream.last_active = self._clock()
+        self._collect_stats(stream.assembler)
+        self._advance(msg.offset)
+        outputs = [] if suppress else self._outputs(events, msg.key, msg.offset)
+        if not suppress:
+            outputs += self._enforce_open_limit()
+        if stream.open_since is None and not suppress:
+            del self._streams[h]
+        return outputs
+
+    def _advance(self, offset: int) -> None:
+        self._next = offset + 1
+        if self._replay is not None and self._next >= self._replay.emitted_through:
+            self._replay = None
+
+    def _feed(self, stream: _Stream, msg: InputMessage) -> list[Event]:
+        value = msg.value
+        origin = Origin(offset=msg.offset)
+        if value is None:
+            return [self._message_reject(msg, "message has no value (a tombstone)")]
+        if len(value) > self.limits.max_message_bytes:
+            return [
+                self._message_reject(
+                    msg,
+                    f"message of {len(value)} bytes is over the limit of "
+                    f"{self.limits.max_message_bytes} bytes",
+                )
+            ]
+        events: list[Event] = []
+        for piece in frame_message(value):
+            origin = Origin(offset=msg.offset, record=piece.record)
+            if piece.problem is None:
+                events += stream.assembler.feed(piece.raw, origin)
+            else:
+                events += stream.assembler.feed_fragment(piece.raw, origin, piece.problem)
+        return events
+
+    def _message_reject(self, msg: InputMessage, reason: str) -> RejectedEvent:
+        value = msg.value or b""
+        return RejectedEvent(
+            kind="message",
+            reason=reason,
+            raw=value[:4096].decode("latin-1"),
+            record_count=0,
+            source=Source(
+                topic=self.topic,
+                partition=self.partition,
+                first_offset=msg.offset,
+                last_offset=msg.offset,
+            ),
+        )
+
+    def expire(self) -> list[Output]:
+        """Flush stream keys idle longer than the idle timeout (not while replaying)."""
+        if self._replay is not None:
+            return []
+        now = self._clock()
+        outputs: list[Output] = []
+        for h, stream in list(self._streams.items()):
+            if (
+                stream.open_since is not None
+                and now - stream.last_active >= self.limits.idle_timeout_s
+            ):
+                outputs += self._flush(h, stream, "idle timeout")
+        return outputs
+
+    def flush_all(self) -> list[Output]:
+        """Flush every stream key (offline use and tests; the service never flushes on stop)."""
+        outputs: list[Output] = []
+        for h, stream in list(self._streams.items()):
+            outputs += self._flush(h, stream, "flush")
+        return outputs
+
+    def _flush(self, h: str, stream: _Stream, why: str) -> list[Output]:
+        events = stream.assembler.flush()
+        self._collect_stats(stream.assembler)
+        del self._streams[h]
+        offset = stream.open_since if stream.open_since is not None else (self._next or 0)
+        return self._outputs(events, stream.key, offset, why)
+
+    def _enforce_open_limit(self) -> list[Output]:
+        opened = [(s.last_active, h) for h, s in self._streams.items() if s.open_since is not None]
+        outputs: list[Output] = []
+        excess = len(opened) - self.limits.max_open_keys
+        for _, h in sorted(opened)[: max(excess, 0)]:
+            outputs += self._flush(h, self._streams[h], "too many open stream keys")
+        return outputs
+
+    def _collect_stats(self, assembler: Assembler) -> None:
+        for key, count in assembler.record_stats.items():
+            self.record_stats[key] = self.record_stats.get(key, 0) + count
+        assembler.record_stats.clear()
+
+    def _outputs(
+        self, events: list[Event], key: bytes | None, offset: int, why: str | None = None
+    ) -> list[Output]:
+        outputs: list[Output] = []
+        source = f"{self.topic}:{self.partition}:{offset}"
+        for event in events:
+            out: Event = event
+            if isinstance(event, RejectedEvent):
+                reason = event.reason
+                if why:
+                    reason = f"{reason} ({why})"
+                out = msgspec.structs.replace(event, time=self._wall_clock(), reason=reason)
+            outputs += to_outputs(out, key, source)
+        return outputs

@@ -58,11 +58,14 @@ cmd_fetch() {
     mkdir -p "$(dirname "$LIB")"
     local tmp="$LIB.tmp.$$"
     rm -rf "$tmp"
+    # mvn's output is shown only when it fails (-q still prints stray colour codes).
     if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-            -DincludeScope=runtime -DoutputDirectory="$tmp" >&2; then
-        rm -rf "$tmp"
+            -DincludeScope=runtime -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+        cat "$tmp.log" >&2
+        rm -rf "$tmp" "$tmp.log"
         die "mvn could not gather the broker jars (see above)"
     fi
+    rm -f "$tmp.log"
     ls "$tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || die "kafka_2.13 jar missing after mvn"
     rm -rf "$LIB"
     mv "$tmp" "$LIB"

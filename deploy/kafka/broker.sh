@@ -207,7 +207,6 @@ cmd_up() {
     write_config
     local cluster_id cp="$LIB/*" log4j="-Dlog4j2.configurationFile=$STATE/config/log4j2.properties"
     cluster_id=$(new_cluster_id)
-    # shellcheck disable=SC2086  # JVM flags are a word list
     if ! "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$log4j" -cp "$cp" \
             kafka.tools.StorageTool format --standalone --cluster-id "$cluster_id" \
             --config "$STATE/config/server.properties" >"$STATE/format.log" 2>&1 9>&-; then
@@ -217,7 +216,8 @@ cmd_up() {
 
     # setsid: the broker outlives this shell and a Ctrl-C in the terminal that ran `up`; the
     # child writes its own pid (then execs java), so the pid file names the JVM itself.
-    # shellcheck disable=SC2086  # JVM flags are a word list
+    # SC2086: the JVM flags are a word list. SC2016: $$ is the child's pid, expanded by the child.
+    # shellcheck disable=SC2086,SC2016
     setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$PIDFILE" \
         "$JAVA" $JVM_OPTS "$log4j" "-Dkafka.logs.dir=$STATE/logs" -cp "$cp" \
         kafka.Kafka "$STATE/config/server.properties" \

@@ -107,9 +107,10 @@ def run(args: argparse.Namespace) -> int:
         rejected = parse_stream(sys.stdin.buffer, "-", sys.stdout.buffer, not args.quiet)
     else:
         try:
-            with open(args.file, "rb") as stream:
-                rejected = parse_stream(stream, args.file, sys.stdout.buffer, not args.quiet)
+            stream = open(args.file, "rb")  # noqa: SIM115 - closed below; only open() is guarded
         except OSError as exc:
             sys.stderr.write(f"pms-stream parse: cannot read {args.file}: {exc.strerror}\n")
             return 2
+        with stream:
+            rejected = parse_stream(stream, args.file, sys.stdout.buffer, not args.quiet)
     return 1 if args.strict and rejected else 0

@@ -62,4 +62,7 @@ def fee_class(code: str) -> FeeClass:
 def report_label(code: str) -> str:
     """The label a printed report uses for `code` (upper case, at most 30 characters)."""
     fc = fee_class(code)
-    return fc.report_label or f"{fc.name.upper()} FEE"[:30]
+    if fc.report_label:
+        return fc.report_label
+    name = fc.name.upper()
+    return f"{name} FEE" if len(name) <= 26 else name[:30].rstrip()

@@ -124,3 +124,17 @@ def test_console_script_version_and_stdin() -> None:
         [exe, "parse", "-"], input="\n".join(sh.BARE).encode(), capture_output=True, check=True
     )
     assert len(done.stdout.splitlines()) == 2
+
+
+def test_broken_pipe_is_not_a_read_error(tmp_path: Path) -> None:
+    path = tmp_path / "many.txt"
+    path.write_text("\n".join(sh.TRANSMISSION * 300) + "\n")
+    exe = Path(sys.executable).with_name("pms-stream")
+    done = subprocess.run(
+        f"'{exe}' parse --quiet '{path}' | head -c 100 > /dev/null",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "cannot read" not in done.stderr

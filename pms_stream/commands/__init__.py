@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pms_stream.commands import generate, parse, report, schema
+from pms_stream.commands import generate, parse, report, run, schema, send, tail
 
-COMMANDS: tuple[ModuleType, ...] = (parse, report, generate, schema)
+COMMANDS: tuple[ModuleType, ...] = (parse, report, generate, schema, run, send, tail)

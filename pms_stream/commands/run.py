@@ -1,0 +1,46 @@
+"""Run the Kafka service: consume raw records from the input topic in a consumer group, publish
+statements, reroute answers, rejects and metrics, exactly once (or at least once).
+
+Configuration: flags > PMS_* environment variables > the TOML file given with --config >
+defaults for a local broker on 127.0.0.1:9092 (docs/configuration.md lists every setting).
+Stop with SIGTERM or Ctrl-C: the batch in flight is committed and the group left.
+
+exit status: 0 after a clean stop; 1 on an infrastructure error; 2 for bad configuration;
+3 when the processing loop stalled.
+
+examples:
+  pms-stream run
+  PMS_BOOTSTRAP_SERVERS=kafka:9092 PMS_GUARANTEE=at_least_once pms-stream run
+  pms-stream run --config /etc/pms-stream.toml --http-port 9100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from pms_stream.errors import ConfigError
+from pms_stream.service import config
+
+NAME = "run"
+HELP = "run the Kafka service (consumer group, exactly once)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    config.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = config.settings_from_args(args, os.environ)
+    except ConfigError as exc:
+        sys.stderr.write(f"pms-stream run: {exc}\n")
+        return 2
+    # Imported here: the offline commands must not pay for importing aiokafka.
+    from pms_stream.service.logs import configure_logging  # noqa: PLC0415
+    from pms_stream.service.runner import Service  # noqa: PLC0415
+
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(Service(settings).run())

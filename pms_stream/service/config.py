@@ -18,6 +18,12 @@ file) and the `PMS_KAFKA_*` namespace, which belongs to the local broker scripts
 variables are never printed (one may be a misspelt password). An empty environment value sets
 an optional setting to None and is an error for the others.
 
+Checks: choices as listed; booleans true/false, 1/0, yes/no, on/off (any case); numbers
+positive and finite (http_port 0-65535, 0 meaning any free port); broker lists host[:port],...;
+topic names as Kafka allows them; no output topic equal to a consumed one (input, requests);
+SASL protocols need mechanism, user name and password, and SASL settings need a SASL protocol;
+SSL files must exist and need an SSL protocol; a key file needs a certificate file.
+
 Flow: **config** -> runner (consumer, producers, admin), http, logs, metrics.
 """
 

@@ -27,7 +27,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from pms_stream.catair.fastpath import compile_fast_parser
+from pms_stream.catair.fastpath import by_prefix, compile_fast_parser
 from pms_stream.catair.fields import Cls, Field, Kind, Layout, Status
 from pms_stream.catair.layouts import LAYOUTS
 from pms_stream.catair.records import (
@@ -605,6 +605,10 @@ def _bad_character(s: str) -> RecordError:
     )
 
 
+# The generated fast parsers by a record's first two characters: one lookup per record.
+_FAST: Final = by_prefix({p.identifier: p.fast for p in _PLANS.values() if p.fast != p.parse})
+
+
 def parse_record(raw: bytes | bytearray | memoryview | str) -> Record:
     """Parse one 80-character record (a trailing CR/LF is allowed) into its typed record.
 
@@ -625,13 +629,15 @@ def parse_record(raw: bytes | bytearray | memoryview | str) -> Record:
         s = _strip_line_end(s)
         if len(s) != RECORD_LENGTH:
             raise _length_error(s)
+    fast = _FAST.get(s[:2])
+    if fast is not None:
+        try:
+            return fast(s)  # accepts only printable ASCII, so it needs no character check
+        except Exception:  # noqa: S110 - the fast path is unsure: the precise checks decide
+            pass
     if not (s.isascii() and s.isprintable()):
         raise _bad_character(s)
     plan = _BY_IDENTIFIER.get(s[:2]) or _BY_IDENTIFIER.get(s[:1]) or _dispatch(s)
-    try:
-        return plan.fast(s)
-    except Exception:  # noqa: S110 - the fast path is unsure: the precise parser decides
-        pass
     try:
         return plan.parse(s)
     except RecordError:

@@ -138,6 +138,7 @@ class Settings:
     stall_timeout_s: float = 60.0
     shutdown_timeout_s: float = 20.0
     transaction_timeout_ms: int = 60_000
+    session_timeout_ms: int = 10_000  # consumer group session; the broker allows 6000 and up
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""

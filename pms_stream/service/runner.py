@@ -176,6 +176,8 @@ class Service:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            session_timeout_ms=self.settings.session_timeout_ms,
+            heartbeat_interval_ms=max(self.settings.session_timeout_ms // 3, 1000),
             max_partition_fetch_bytes=max(self.settings.max_message_bytes + 65536, 1_048_576),
         )
         await self._consumer.start()

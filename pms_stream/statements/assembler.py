@@ -125,6 +125,7 @@ class _Open:
     q7: list[Q7Record] = field(default_factory=list)
     rejected: int = 0
     dropped: set[int] = field(default_factory=set)  # id() of records already rejected alone
+    stray: list[Raw] = field(default_factory=list)  # unreadable records met in a bare statement
     checks: list[Check] = field(default_factory=list)
 
 
@@ -209,6 +210,7 @@ class Assembler:
             out.extend(
                 r for r in self._open.records if self._block is None or r is not self._block.raw
             )
+            out.extend(self._open.stray)
         return out
 
     @property
@@ -240,13 +242,18 @@ class Assembler:
         self.record_stats[key] = self.record_stats.get(key, 0) + 1
 
     def _count_in_block(self, entry: Raw) -> None:
-        """A record of the open block that is not kept: it still counts for the Y record, and
-        stays with the statement's raw records (so a rebuilt state counts it again)."""
+        """A record of the open block or statement that is not kept: it still counts for the Y
+        record, and stays with the statement's raw records (so a state rebuilt from
+        `open_records` counts it again), marked as already rejected."""
         if self._block is not None:
             self._block.count += 1
             if self._open is not None:
                 self._open.records.append(entry)
                 self._open.dropped.add(id(entry))
+        elif self._open is not None:
+            # A bare statement's extent is its own records; the stray one is only remembered
+            # so that a rebuilt state charges it to the statement again.
+            self._open.stray.append(entry)
 
     # ---- control records --------------------------------------------------------------------
 
@@ -484,15 +491,17 @@ class Assembler:
 
     def _on_q4(self, q4: Q4Record, entry: Raw) -> None:
         st = self._statement_for(q4, entry, starts=False)
-        if st.phase != TOTALS or st.q3 is None:
-            raise _Reject("Q4 without its Q3: Q4 follows Q3")
         if st.q4 is not None:
             raise _Reject("duplicate Q4")
+        if st.phase != TOTALS or st.q3 is None:
+            raise _Reject("Q4 without its Q3: Q4 follows Q3")
         st.q4 = q4
 
     def _on_qe(self, qe: QERecord, entry: Raw) -> None:
         st = self._statement_for(qe, entry, starts=False)
-        if st.phase != TOTALS or st.q4 is None:
+        if st.phase > TOTALS:
+            raise _Reject("QE after the final totals or deleted entries: QE records follow Q4")
+        if st.q4 is None:
             raise _Reject("QE without Q3 and Q4: total fee records follow Q4")
         st.last_qe = _next_sequence("QE", qe.sequence, st.last_qe)
         st.qe.extend(qe.fees)
@@ -513,10 +522,10 @@ class Assembler:
 
     def _on_q6(self, q6: Q6Record, entry: Raw) -> None:
         st = self._statement_for(q6, entry, starts=False)
-        if st.phase != FINAL or st.q5 is None:
-            raise _Reject("Q6 without its Q5: Q6 follows Q5")
         if st.q6 is not None:
             raise _Reject("duplicate Q6")
+        if st.phase != FINAL or st.q5 is None:
+            raise _Reject("Q6 without its Q5: Q6 follows Q5")
         st.q6 = q6
 
     def _on_qj(self, qj: QJRecord, entry: Raw) -> None:

@@ -250,8 +250,21 @@ def test_qx_yields_a_reroute_ack() -> None:
     assert doc["reroute_count"] == 0
 
 
-def test_open_records_rebuild_the_same_state() -> None:
-    records = sh.TRANSMISSION
+_BAD = sh.D1[0][:49] + "X" + sh.D1[0][50:]
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        sh.TRANSMISSION,
+        sh.BARE,
+        [*sh.BARE[:4], _BAD, *sh.BARE[4:]],  # a malformed record inside a bare statement
+        [*sh.TRANSMISSION[:5], _BAD, *sh.TRANSMISSION[5:]],  # ... inside a block
+        [*sh.BARE[:2], "Q7", *sh.BARE[2:]],  # a framing-length fragment
+    ],
+    ids=["block", "bare", "bad-in-bare", "bad-in-block", "short-in-bare"],
+)
+def test_open_records_rebuild_the_same_state(records: list[str]) -> None:
     for cut in range(len(records) + 1):
         first = Assembler(file="hand.txt")
         for line, record in enumerate(records[:cut], 1):

@@ -1,0 +1,148 @@
+"""Run `pms-stream run` as a real process against the real broker, for integration tests.
+
+Each `ServiceProcess` is the installed console script with its own environment: uuid-named
+topics and group, an HTTP port of its own, JSON logs to a file. Tests start it, wait until it
+is ready (`/readyz`), send input with `tests.kafka_helpers`, read the read_committed output, and
+stop it with SIGTERM or kill it with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXE = str(Path(sys.executable).with_name("pms-stream"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Topics:
+    input: str
+    statements: str
+    acks: str
+    rejects: str
+    metrics: str
+    group: str
+
+    @classmethod
+    def new(cls, prefix: str) -> Topics:
+        import uuid
+
+        u = uuid.uuid4().hex[:12]
+        return cls(
+            f"{prefix}-{u}-in",
+            f"{prefix}-{u}-statements",
+            f"{prefix}-{u}-acks",
+            f"{prefix}-{u}-rejects",
+            f"{prefix}-{u}-metrics",
+            f"{prefix}-{u}-group",
+        )
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PMS_INPUT_TOPIC": self.input,
+            "PMS_STATEMENTS_TOPIC": self.statements,
+            "PMS_REROUTE_ACKS_TOPIC": self.acks,
+            "PMS_REJECTS_TOPIC": self.rejects,
+            "PMS_METRICS_TOPIC": self.metrics,
+            "PMS_GROUP_ID": self.group,
+        }
+
+
+def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return int(r.status), r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode()
+
+
+class ServiceProcess:
+    """One `pms-stream run` process."""
+
+    def __init__(
+        self, bootstrap: str, topics: Topics, log_dir: Path, name: str, **settings: str
+    ) -> None:
+        self.port = free_port()
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PMS_")},
+            **topics.env(),
+            "PMS_BOOTSTRAP_SERVERS": bootstrap,
+            "PMS_HTTP_PORT": str(self.port),
+            "PMS_TOPIC_PARTITIONS": "3",
+            "PMS_LOG_FORMAT": "json",
+            **settings,
+        }
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    async def start(self) -> None:
+        self.starts += 1
+        log = self.log_path.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            EXE, "run", env=self.env, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL
+        )
+        log.close()
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = (0, "")
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.returncode is not None:
+                raise AssertionError(
+                    f"{self.name} exited {self.process.returncode}:\n{self.tail()}"
+                )
+            last = await asyncio.to_thread(self._probe)
+            if last[0] == 200:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{self.name} not ready in {timeout}s (last {last}):\n{self.tail()}")
+
+    def _probe(self) -> tuple[int, str]:
+        try:
+            return http_get(self.port, "/readyz", timeout=1.0)
+        except OSError as exc:
+            return 0, repr(exc)
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def terminate(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def log_events(self) -> list[dict[str, Any]]:
+        events = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        return events

@@ -1,0 +1,261 @@
+"""`pms-stream run` against the real broker: the statements equal the offline parse, repeated
+SIGKILLs lose and duplicate nothing, the idle timeout, the rejects topic, HTTP endpoints and a
+graceful stop. Every test runs the installed console script as a separate process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import pytest_asyncio
+from aiokafka.admin import AIOKafkaAdminClient
+
+from pms_stream.commands.parse import parse_stream
+from pms_stream.commands.send import messages
+from pms_stream.generator import Generated, GenerateOptions, generate
+from tests.core import statements_by_hand as sh
+from tests.integration.service_harness import ServiceProcess, Topics, http_get
+from tests.kafka_helpers import consume, delete_topics, produce
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
+
+
+@pytest_asyncio.fixture
+async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
+    t = Topics.new("pms-svc")
+    yield t
+    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+
+
+def offline(data: bytes) -> list[dict[str, Any]]:
+    out = io.BytesIO()
+    parse_stream(io.BytesIO(data), "file", out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def without_source(doc: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in doc.items() if k not in ("source", "time")}, sort_keys=True)
+
+
+def as_bytes(generated: Generated) -> bytes:
+    buf = io.BytesIO()
+    generated.write(buf)
+    return buf.getvalue()
+
+
+def pairs(data: bytes, pack: int) -> list[tuple[bytes | None, bytes]]:
+    return list(messages(io.BytesIO(data), pack, "filer", concatenate=False))
+
+
+async def start(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path, name: str, **settings: str
+) -> ServiceProcess:
+    service = ServiceProcess(kafka_bootstrap, topics, tmp_path, name, **settings)
+    await service.start()
+    await service.wait_ready()
+    return service
+
+
+async def test_statements_equal_the_offline_parse_across_partitions(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    data = as_bytes(generate(GenerateOptions(statements=40, seed=7, framing="block")))
+    expected = [e for e in offline(data) if e["type"] == "statement"]
+    service = await start(kafka_bootstrap, topics, tmp_path, "a")
+    try:
+        sent = await produce(kafka_bootstrap, topics.input, pairs(data, pack=7))
+        assert len({landed.partition for landed in sent}) >= 3, "input must span 3 partitions"
+        got = await consume(kafka_bootstrap, topics.statements, count=len(expected), timeout=60)
+        assert Counter(without_source(json.loads(r.value or b"")) for r in got) == Counter(
+            without_source(e) for e in expected
+        )
+        for r in got:
+            doc = json.loads(r.value or b"")
+            assert doc["source"]["topic"] == topics.input
+            key = (
+                f"{doc['filer_code']}|{doc['importer_number'] or ''}|"
+                f"{doc['statement_number']}|{doc['status']}"
+            )
+            assert r.key == key.encode()
+        rejects = await consume(kafka_bootstrap, topics.rejects, count=1, timeout=2)
+        assert rejects == []
+        summaries = await consume(kafka_bootstrap, topics.metrics, count=len(expected), timeout=20)
+        kinds = Counter(json.loads(r.value or b"")["type"] for r in summaries)
+        assert kinds["statement_summary"] == len(expected)
+    finally:
+        assert await service.terminate() == 0, service.tail()
+
+
+async def test_repeated_sigkill_loses_and_duplicates_nothing(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    generated = generate(GenerateOptions(statements=120, seed=11, framing="block", bad=12))
+    data = as_bytes(generated)
+    events = offline(data)
+    expected = Counter(without_source(e) for e in events if e["type"] == "statement")
+    expected_rejects = Counter(e["raw"] for e in events if e["type"] == "rejected")
+    assert sum(expected_rejects.values()) == 12
+    fast = {"PMS_SESSION_TIMEOUT_MS": "6000", "PMS_BATCH_MAX_RECORDS": "20"}
+    a = await start(kafka_bootstrap, topics, tmp_path, "a", **fast)
+    b = await start(kafka_bootstrap, topics, tmp_path, "b", **fast)
+    rng = random.Random(5)
+    kills = 0
+    try:
+        chunks = pairs(data, pack=1)
+        step = max(len(chunks) // 10, 1)
+
+        async def feed() -> None:
+            for i in range(0, len(chunks), step):
+                await produce(kafka_bootstrap, topics.input, chunks[i : i + step])
+                await asyncio.sleep(1.5)
+
+        feeder = asyncio.create_task(feed())
+        while not feeder.done() or kills < 5:
+            await asyncio.sleep(rng.uniform(0.5, 2.0))
+            victim = a if kills % 2 == 0 else b
+            await victim.kill()
+            kills += 1
+            await victim.start()
+            if kills >= 8:
+                break
+        await feeder
+        await a.wait_ready(90)
+        await b.wait_ready(90)
+        got = await consume(
+            kafka_bootstrap, topics.statements, count=sum(expected.values()) + 1, timeout=90
+        )
+        seen = Counter(without_source(json.loads(r.value or b"")) for r in got)
+        lost = expected - seen
+        duplicated = seen - expected
+        assert kills >= 5
+        assert not lost, f"{sum(lost.values())} statements lost"
+        assert not duplicated, f"{sum(duplicated.values())} statements duplicated"
+        rejects = await consume(
+            kafka_bootstrap, topics.rejects, count=sum(expected_rejects.values()) + 1, timeout=10
+        )
+        assert Counter(json.loads(r.value or b"")["raw"] for r in rejects) == expected_rejects
+    finally:
+        for s in (a, b):
+            if s.process is not None and s.process.returncode is None:
+                await s.terminate()
+    starts = [e for s in (a, b) for e in s.log_events() if e.get("event") == "partitions assigned"]
+    assert starts, "the instances logged their assignments"
+
+
+async def test_two_instances_share_the_partitions(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    a = await start(kafka_bootstrap, topics, tmp_path, "a")
+    b = await start(kafka_bootstrap, topics, tmp_path, "b")
+    try:
+
+        async def owned(s: ServiceProcess) -> set[str]:
+            _, text = await asyncio.to_thread(http_get, s.port, "/metrics")
+            return {
+                line.split('partition="')[1].split('"')[0]
+                for line in text.splitlines()
+                if line.startswith("pms_open_statements{")
+            }
+
+        for _ in range(100):
+            mine, theirs = await owned(a), await owned(b)
+            if mine and theirs and not mine & theirs and mine | theirs == {"0", "1", "2"}:
+                break
+            await asyncio.sleep(0.3)
+        assert mine
+        assert theirs
+        assert not mine & theirs
+        assert mine | theirs == {"0", "1", "2"}
+    finally:
+        await a.terminate()
+        await b.terminate()
+
+
+async def test_idle_timeout_rejects_an_open_statement_with_its_records(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    service = await start(kafka_bootstrap, topics, tmp_path, "a", PMS_IDLE_TIMEOUT_S="2")
+    try:
+        partial = sh.TRANSMISSION[:5]  # A, B, Q1, Q2, QA: the block never ends
+        await produce(kafka_bootstrap, topics.input, [(b"B76", "\n".join(partial).encode())])
+        (reject,) = await consume(kafka_bootstrap, topics.rejects, count=1, timeout=30)
+        doc = json.loads(reject.value or b"")
+        assert doc["kind"] == "statement"
+        assert doc["reason"].endswith("(idle timeout)")
+        assert doc["raw"].split("\n") == partial[1:]
+        assert doc["time"] is not None
+        assert doc["source"]["topic"] == topics.input
+    finally:
+        await service.terminate()
+
+
+async def test_bad_input_goes_to_the_rejects_topic_with_reason_and_bytes(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    service = await start(kafka_bootstrap, topics, tmp_path, "a", PMS_MAX_MESSAGE_BYTES="4000")
+    try:
+        bad_amount = sh.D1[0][:49] + "X" + sh.D1[0][50:]
+        await produce(
+            kafka_bootstrap,
+            topics.input,
+            [
+                (b"k", bad_amount.encode()),
+                (b"k", b"\xff\xfe not a record"),
+                (b"k", b"Q" * 5000),
+                (b"k", "\n".join(sh.TRANSMISSION).encode()),
+            ],
+        )
+        rejects = await consume(kafka_bootstrap, topics.rejects, count=3, timeout=30)
+        assert len(rejects) == 3
+        docs = [json.loads(r.value or b"") for r in rejects]
+        by_kind = Counter(d["kind"] for d in docs)
+        assert by_kind["message"] == 1  # the oversized one
+        amount = next(d for d in docs if d.get("field") == "duty")
+        assert amount["positions"] == "44-54"
+        assert amount["raw"] == bad_amount
+        assert amount["source"]["topic"] == topics.input
+        raw_bytes = next(d for d in docs if d["raw"].startswith("\xff"))
+        assert raw_bytes["raw"].encode("latin-1") == b"\xff\xfe not a record"
+        statements = await consume(kafka_bootstrap, topics.statements, count=2, timeout=30)
+        assert len(statements) == 2  # the good statements after the bad input still came out
+    finally:
+        await service.terminate()
+
+
+async def test_http_endpoints_and_graceful_stop(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    service = await start(kafka_bootstrap, topics, tmp_path, "a")
+    await produce(kafka_bootstrap, topics.input, [(b"k", "\n".join(sh.TRANSMISSION).encode())])
+    await consume(kafka_bootstrap, topics.statements, count=2, timeout=30)
+    status, text = await asyncio.to_thread(http_get, service.port, "/metrics")
+    assert status == 200
+    for name in (
+        "pms_records_total",
+        "pms_statements_total",
+        "pms_transactions_total",
+        "pms_open_statements",
+        "pms_consumer_lag",
+        "pms_restore_seconds",
+        "pms_rebalances_total",
+        "pms_end_to_end_latency_seconds",
+        "pms_assembly_latency_seconds",
+    ):
+        assert name in text, name
+    assert 'pms_statements_total{status="final"} 1.0' in text
+    assert await asyncio.to_thread(http_get, service.port, "/healthz") == (200, "ok\n")
+    assert await asyncio.to_thread(http_get, service.port, "/readyz") == (200, "ok\n")
+    assert (await asyncio.to_thread(http_get, service.port, "/other"))[0] == 404
+    assert await service.terminate(timeout=30) == 0
+    stopped = [e["event"] for e in service.log_events()]
+    assert "stopped" in stopped
+    for line in service.log_path.read_text().splitlines():
+        msgspec.json.decode(line)  # every log line is JSON

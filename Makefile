@@ -5,6 +5,7 @@
 #   make typecheck    mypy --strict (files and options in pyproject.toml)
 #   make broker-up    start the local Kafka broker (deploy/kafka/broker.sh; see docs/local-broker.md)
 #   make broker-down  stop it
+#   make demo         the main job: broker, topics, generated input, pms-stream run, statements out
 #   make test         lint, typecheck, then pytest against a fresh broker that is always stopped after
 #
 # Override on the command line, e.g. `make install PY=python3.12` or `make test PYTEST_ARGS='-k kafka'`.
@@ -15,7 +16,7 @@ BIN := $(VENV)/bin
 BROKER := deploy/kafka/broker.sh
 PYTEST_ARGS ?=
 
-.PHONY: install lint typecheck broker-up broker-down test
+.PHONY: install lint typecheck broker-up broker-down test demo
 
 install:
 	$(PY) -m venv $(VENV)
@@ -45,3 +46,9 @@ test: lint typecheck
 	status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
+
+# The main job on a fresh machine: installs if needed, then deploy/demo.sh (broker, service,
+# generated input, statements shown, everything it started stopped again).
+demo:
+	@test -x $(BIN)/pms-stream || $(MAKE) install
+	BIN=$(BIN) deploy/demo.sh

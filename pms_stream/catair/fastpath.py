@@ -48,6 +48,9 @@ class _NoFastPath(Exception):  # noqa: N818 - internal: this layout is left to t
 _GROUP_ITEMS: dict[str, type[Fee] | type[DeletedEntry]] = {"fees": Fee, "entries": DeletedEntry}
 _CLASS_CHARS = {Cls.A: "A-Z", Cls.N: "0-9", Cls.AN: "A-Z0-9"}  # X is [ -~], trimmed in Python
 _DATE_CACHE_SIZE = 4096
+# Decimal("0.00") to Decimal("0.99"), by their two digits; the same values, exponent included, as
+# the precise converter makes from "000000000.00" to "000000000.99".
+_SMALL = {f"{n:02d}": Decimal(f"0.{n:02d}") for n in range(100)}
 
 
 def _ends_at(end: int) -> str:
@@ -130,7 +133,11 @@ class _Writer:
             body = f"([0-9]{{{w - 2}}})([0-9]{{2}})"
             self.pattern.append(body if required else f"(?:{body}|{blank})")
             # The precise converter's own string, so the same Decimal (exponent included).
-            self.assign(indent, v, f'_Decimal(f"{{{units}}}.{{{cents}}}")', units, required)
+            # Amounts under one unit (zero above all: ADD, CVD and tax mostly are) are shared
+            # constants: a string compare instead of a Decimal construction.
+            decimal = f'_Decimal(f"{{{units}}}.{{{cents}}}")'
+            small = f"_SMALL[{cents}] if {units} == {'0' * (w - 2)!r} else {decimal}"
+            self.assign(indent, v, small if required else f"({small})", units, required)
         elif f.kind is Kind.DATE:
             # Dates repeat: each new text is converted once by the precise converter, then cached.
             if w != 6:
@@ -269,6 +276,7 @@ def compile_fast_parser(
         "_match": re.compile(pattern, re.DOTALL).fullmatch,
         "_Bail": Bail,
         "_Decimal": Decimal,
+        "_SMALL": _SMALL,
         "_Struct": RECORD_TYPES[layout.record_type],
         **w.consts,
     }

@@ -40,6 +40,7 @@ import tomllib
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from aiokafka.helpers import create_ssl_context
@@ -139,6 +140,7 @@ class Settings:
     shutdown_timeout_s: float = 20.0
     transaction_timeout_ms: int = 60_000
     session_timeout_ms: int = 10_000  # consumer group session; the broker allows 6000 and up
+    reroute_today: str | None = None  # YYYY-MM-DD the reroute rules take as today (tests, replays)
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""
@@ -422,6 +424,14 @@ def _check(settings: Settings, origin: Mapping[str, str], problems: _Problems) -
             )
         elif not os.path.isfile(path):
             problems.add(f"{name} ({where(name)}): no such file: {path!r}")
+    if settings.reroute_today is not None:
+        try:
+            date.fromisoformat(settings.reroute_today)
+        except ValueError:
+            problems.add(
+                f"reroute_today ({where('reroute_today')}): {settings.reroute_today!r} is not a "
+                "date YYYY-MM-DD"
+            )
     if settings.ssl_keyfile is not None and settings.ssl_certfile is None:
         problems.add(
             f"ssl_keyfile ({where('ssl_keyfile')}): set without ssl_certfile; the key belongs "

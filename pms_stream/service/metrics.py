@@ -157,6 +157,16 @@ class Metrics:
             buckets=_RESTORE_BUCKETS,
             registry=r,
         )
+        self.statement_store_statements = Gauge(
+            "pms_statement_store_statements",
+            "Statements held in the reroute store (the latest version of each, 16 days).",
+            registry=r,
+        )
+        self.statement_store_bytes = Gauge(
+            "pms_statement_store_bytes",
+            "Bytes of statement JSON held in the reroute store.",
+            registry=r,
+        )
         self.rebalances_total = Counter(
             "pms_rebalances_total", "Consumer group rebalances (revocations).", registry=r
         )

@@ -36,9 +36,12 @@ import msgspec
 from pms_stream.framing import frame_message
 from pms_stream.service.outputs import Output, to_outputs
 from pms_stream.statements.assembler import Assembler, Origin
-from pms_stream.statements.model import Event, RejectedEvent, Source
+from pms_stream.statements.model import Event, RejectedEvent, RerouteRequestEvent, Source
 
-__all__ = ["Checkpoint", "InputMessage", "Limits", "PartitionTask", "key_hash"]
+__all__ = ["Checkpoint", "InputMessage", "Limits", "PartitionTask", "RequestHandler", "key_hash"]
+
+# Answers a reroute request: (request, request id, input key) -> outputs.
+RequestHandler = Callable[[RerouteRequestEvent, str, bytes | None], list[Output]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +123,10 @@ class PartitionTask:
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        requests: RequestHandler | None = None,
     ) -> None:
         self.topic = topic
+        self._requests = requests
         self.partition = partition
         self.limits = limits or Limits()
         self._clock = clock
@@ -287,7 +292,10 @@ class PartitionTask:
     ) -> list[Output]:
         outputs: list[Output] = []
         source = f"{self.topic}:{self.partition}:{offset}"
-        for event in events:
+        for index, event in enumerate(events):
+            if isinstance(event, RerouteRequestEvent) and self._requests is not None:
+                outputs += self._requests(event, f"{source}:{index}", key)
+                continue
             out: Event = event
             if isinstance(event, RejectedEvent):
                 reason = event.reason

@@ -28,7 +28,7 @@ import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -38,12 +38,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, ProducerFenced, TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata
 
+from pms_stream.reroute.handler import RerouteHandler
+from pms_stream.reroute.store import StatementStore
 from pms_stream.service.config import Settings, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
 from pms_stream.service.outputs import Output, Sink
 from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
+from pms_stream.service.store_feed import StoreFeed
 
 __all__ = ["Service"]
 
@@ -108,6 +111,12 @@ class Service:
         self._consuming = False
         self._stalled = False
         self.exit_code = 0
+        fixed = settings.reroute_today
+        today = (lambda: date.fromisoformat(fixed)) if fixed else date.today
+        self.store = StatementStore(today=today)
+        self._requests = RerouteHandler(self.store, today=today)
+        self._feed: StoreFeed | None = None
+        self._feed_task: asyncio.Task[None] | None = None
 
     # ---- health -------------------------------------------------------------------------------
 
@@ -118,6 +127,8 @@ class Service:
         return True, "ok"
 
     def ready(self) -> tuple[bool, str]:
+        if self._feed is not None and not self._feed.ready:
+            return False, "loading the statement store"
         if not self._consuming:
             return False, "not consuming yet"
         if not self._partitions:
@@ -170,6 +181,10 @@ class Service:
             max_request_size=max(self.settings.max_message_bytes * 2, 1_048_576),
         )
         await self._producer.start()
+        # The reroute store is loaded before any input is read: no request meets a half store.
+        self._feed = StoreFeed(self._kafka, self.settings.statements_topic, self.store)
+        await self._feed.start()
+        self._feed_task = asyncio.create_task(self._feed.run())
         self._consumer = AIOKafkaConsumer(
             **self._kafka,
             group_id=self.settings.group_id,
@@ -215,6 +230,12 @@ class Service:
         log.info("stopped", exit_code=self.exit_code)
 
     async def _close_kafka(self) -> None:
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feed_task
+        if self._feed is not None:
+            await self._feed.stop()
         if self._consumer is not None:
             await self._consumer.stop()  # leaves the group; the batch in flight is committed
         for part in [*self._partitions.values(), *self._parked.values()]:
@@ -356,6 +377,8 @@ class Service:
             )
 
     def _update_gauges(self) -> None:
+        self.metrics.statement_store_statements.set(len(self.store))
+        self.metrics.statement_store_bytes.set(self.store.value_bytes)
         for part in self._partitions.values():
             label = str(part.tp.partition)
             self.metrics.open_statements.labels(label).set(part.task.open_streams)
@@ -423,7 +446,13 @@ class Service:
                 self._consumer.seek(tp, checkpoint.offset)
             else:
                 await self._consumer.seek_to_beginning(tp)
-            task = PartitionTask(tp.topic, tp.partition, checkpoint=checkpoint, limits=self._limits)
+            task = PartitionTask(
+                tp.topic,
+                tp.partition,
+                checkpoint=checkpoint,
+                limits=self._limits,
+                requests=self._requests,
+            )
             part = _Partition(tp, task, producers.get(tp), checkpoint, started)
             part.restored = not task.restoring
             if part.restored:

@@ -325,8 +325,8 @@ class Assembler:
             self._close_statement()
         else:
             self._block = None
-            for qr, raw in block.requests:
-                self._emit_request(qr, raw, block, len(block.requests))
+            for n, (qr, raw) in enumerate(block.requests, 1):
+                self._emit_request(qr, raw, block, len(block.requests), n)
 
     def _interrupt(self, why: str) -> None:
         """A record that starts something new (or the end of input) came while something was
@@ -345,8 +345,8 @@ class Assembler:
         if block is None:
             return
         if block.requests:  # answer the requests anyway: the QR is what matters to the filer
-            for qr, raw in block.requests:
-                self._emit_request(qr, raw, block, len(block.requests))
+            for n, (qr, raw) in enumerate(block.requests, 1):
+                self._emit_request(qr, raw, block, len(block.requests), n)
         else:
             self._emit_reject(
                 "record",
@@ -395,7 +395,9 @@ class Assembler:
             )
         )
 
-    def _emit_request(self, qr: QRRecord, entry: Raw, block: _Block | None, in_block: int) -> None:
+    def _emit_request(
+        self, qr: QRRecord, entry: Raw, block: _Block | None, in_block: int, position: int = 1
+    ) -> None:
         raw, origin = entry
         b = block.b if block is not None else None
         self._out.append(
@@ -414,6 +416,7 @@ class Assembler:
                 filer_code=b.filer_code if b else None,
                 office_code=b.office_code if b else None,
                 qr_in_block=in_block,
+                position_in_block=position,
                 raw=raw.decode("latin-1"),
                 source=self._source([origin]),
             )

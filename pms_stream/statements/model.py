@@ -142,7 +142,8 @@ class RerouteRequestEvent(
     """A QR request to reroute statements, with the control records around it.
 
     The date, scope and indicators are as received; `problems` lists what is invalid in them
-    and `qr_in_block` counts QR records in the request's B-Y block (the chapter allows one).
+    and `qr_in_block` counts QR records in the request's B-Y block (the chapter allows one; the
+    block is answered once, with MS3, at its first QR).
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -160,6 +161,7 @@ class RerouteRequestEvent(
     filer_code: str | None
     office_code: str | None
     qr_in_block: int
+    position_in_block: int = 1  # this QR's place among them, from 1
     raw: str
     source: Source
 
@@ -175,6 +177,9 @@ class RerouteAckEvent(
     reroute_count: int
     accepted: bool
     request: RerouteRequestEvent | None = None
+    request_id: str | None = (
+        None  # set on pms-stream's own answers: the request's topic:partition:offset:n
+    )
     raw: str
     source: Source
 

@@ -86,6 +86,8 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_STALL_TIMEOUT_S": "6",
         "PMS_SHUTDOWN_TIMEOUT_S": "7",
         "PMS_TRANSACTION_TIMEOUT_MS": "30000",
+        "PMS_SESSION_TIMEOUT_MS": "6000",
+        "PMS_REROUTE_TODAY": "2026-11-20",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -119,6 +121,8 @@ def test_every_field_has_an_environment_variable() -> None:
         stall_timeout_s=6.0,
         shutdown_timeout_s=7.0,
         transaction_timeout_ms=30000,
+        session_timeout_ms=6000,
+        reroute_today="2026-11-20",
     )
     untested = {f for f in FIELDS if f not in {"ssl_cafile", "ssl_certfile", "ssl_keyfile"}}
     assert {n.removeprefix("PMS_").lower() for n in env} == untested

@@ -3,6 +3,7 @@
 #   make install      create $(VENV) and install the package with its test extras
 #   make lint         ruff check + ruff format --check
 #   make typecheck    mypy --strict (files and options in pyproject.toml)
+#   make docs         regenerate docs/records.md from the layouts (docs-check: fail when stale)
 #   make broker-up    start the local Kafka broker (deploy/kafka/broker.sh; see docs/local-broker.md)
 #   make broker-down  stop it
 #   make demo         the main job: broker, topics, generated input, pms-stream run, statements out
@@ -16,7 +17,7 @@ BIN := $(VENV)/bin
 BROKER := deploy/kafka/broker.sh
 PYTEST_ARGS ?=
 
-.PHONY: install lint typecheck broker-up broker-down test demo
+.PHONY: install lint typecheck docs docs-check broker-up broker-down test demo
 
 install:
 	$(PY) -m venv $(VENV)
@@ -29,6 +30,13 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# docs/records.md is generated from the record layouts; `make test` fails when it is stale.
+docs:
+	$(BIN)/python -m pms_stream.catair.docs --write docs/records.md
+
+docs-check:
+	$(BIN)/python -m pms_stream.catair.docs --check docs/records.md
+
 broker-up:
 	$(BROKER) up
 
@@ -38,7 +46,7 @@ broker-down:
 # One shell: the EXIT trap stops the broker whatever happens (test failure, Ctrl-C), and the
 # recipe exits with pytest's own status; 5 ("no tests collected") is non-zero, so it fails too.
 # With KAFKA_BOOTSTRAP_SERVERS set (say, docker compose's broker) no local broker is started.
-test: lint typecheck
+test: lint typecheck docs-check
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then \
 		trap '$(BROKER) down' EXIT; trap 'exit 130' INT TERM; \
 		$(BROKER) up || exit 1; \

@@ -679,5 +679,5 @@ def encode_record(record: Record) -> bytes:
             "cannot encode: a value holds characters that are not printable ASCII",
             record_type=plan.layout.record_type,
         )
-    plan.parse(text)
+    parse_record(text)  # the fast path where it can; the precise checks name any problem
     return text.encode("ascii")

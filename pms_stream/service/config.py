@@ -133,6 +133,7 @@ class Settings:
     ssl_keyfile: str | None = None
     max_message_bytes: int = 1_048_576
     max_open_keys: int = 100
+    max_records_per_statement: int = 100_000
     batch_max_records: int = 500
     batch_timeout_ms: int = 200
     metrics_interval_s: float = 30.0

@@ -59,6 +59,7 @@ class Limits:
     idle_timeout_s: float = 300.0
     max_message_bytes: int = 1_048_576
     max_open_keys: int = 100  # stream keys with open state per partition (bounds metadata too)
+    max_records_per_statement: int = 100_000  # an open statement past this is rejected whole
 
 
 class _Metadata(msgspec.Struct, frozen=True):
@@ -185,7 +186,12 @@ class PartitionTask:
             self._replay = None
         stream = self._streams.get(h)
         if stream is None:
-            stream = _Stream(Assembler(topic=self.topic, partition=self.partition), msg.key)
+            assembler = Assembler(
+                topic=self.topic,
+                partition=self.partition,
+                max_records=self.limits.max_records_per_statement,
+            )
+            stream = _Stream(assembler, msg.key)
             self._streams[h] = stream
         events = self._feed(stream, msg)
         was_open = stream.open_since is not None

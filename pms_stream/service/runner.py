@@ -98,6 +98,7 @@ class Service:
             idle_timeout_s=settings.idle_timeout_s,
             max_message_bytes=settings.max_message_bytes,
             max_open_keys=settings.max_open_keys,
+            max_records_per_statement=settings.max_records_per_statement,
         )
         self._partitions: dict[Any, _Partition] = {}
         self._parked: dict[Any, _Partition] = {}

@@ -90,6 +90,10 @@ Raw = tuple[bytes, Origin]
 NOWHERE = Origin()
 
 
+class _Dropped(Exception):  # noqa: N818 - internal signal: the record was already reported
+    pass
+
+
 class _Reject(Exception):  # noqa: N818 - internal signal carrying the reason
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -134,6 +138,7 @@ class _Block:
     b: BRecord
     raw: Raw
     count: int = 0  # records between B and Y, rejected ones included
+    overflow: str | None = None  # set when its statement was rejected for its size
     requests: list[tuple[QRRecord, Raw]] = field(default_factory=list)
 
 
@@ -149,8 +154,12 @@ class Assembler:
         file: str | None = None,
         topic: str | None = None,
         partition: int | None = None,
+        max_records: int = 100_000,
     ) -> None:
         self._file = file
+        # An open statement past this many records is rejected whole: memory stays bounded
+        # (the chapter allows about 80,000: 9,999 daily statements of up to 7 records each).
+        self.max_records = max_records
         self._topic = topic
         self._partition = partition
         self._batch: ARecord | None = None
@@ -232,6 +241,8 @@ class Assembler:
         try:
             handler(self, record, entry)
             key = (tag, "accepted")
+        except _Dropped:
+            key = (tag, "rejected")
         except _Reject as exc:
             key = (tag, "rejected")
             if self._open is not None:
@@ -254,6 +265,14 @@ class Assembler:
             # A bare statement's extent is its own records; the stray one is only remembered
             # so that a rebuilt state charges it to the statement again.
             self._open.stray.append(entry)
+            if len(self._open.records) + len(self._open.stray) > self.max_records:
+                st, self._open = self._open, None
+                self._reject_statement(
+                    st,
+                    f"statement has more than {self.max_records} "
+                    "records, the limit for one open statement "
+                    "(max_records_per_statement)",
+                )
 
     # ---- control records --------------------------------------------------------------------
 
@@ -428,6 +447,9 @@ class Assembler:
         """The open statement `record` belongs to, opening a bare one where it may start one."""
         block = self._block
         if block is not None:
+            if self._open is None and block.overflow is not None:
+                self._count_in_block(entry)
+                raise _Reject(block.overflow)
             if self._open is None:
                 self._count_in_block(entry)
                 raise _Reject(
@@ -437,6 +459,7 @@ class Assembler:
                 )
             block.count += 1
             self._open.records.append(entry)
+            self._check_size()
             return self._open
         if self._open is None:
             if not starts:
@@ -446,7 +469,25 @@ class Assembler:
                 )
             self._open = _Open("bare", None)
         self._open.records.append(entry)
+        self._check_size()
         return self._open
+
+    def _check_size(self) -> None:
+        """Reject the open statement whole once it holds more than `max_records` records."""
+        st = self._open
+        if st is None or len(st.records) + len(st.stray) <= self.max_records:
+            return
+        self._open = None
+        self._reject_statement(
+            st,
+            f"statement has more than {self.max_records} records, the limit for one "
+            "open statement (max_records_per_statement)",
+        )
+        if self._block is not None:
+            self._block.overflow = (
+                f"record of a statement rejected for having more than {self.max_records} records"
+            )
+        raise _Dropped
 
     def _close_bare(self) -> None:
         if self._open is not None and self._open.framing == "bare":

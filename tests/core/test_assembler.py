@@ -278,3 +278,26 @@ def test_open_records_rebuild_the_same_state(records: list[str]) -> None:
             rest_a += first.feed(record.encode(), Origin(line=line))
             rest_b += rebuilt.feed(record.encode(), Origin(line=line))
         assert rest_a + first.flush() == rest_b + rebuilt.flush(), cut
+
+
+def test_a_statement_over_the_record_limit_is_rejected_whole_and_memory_stays_bounded() -> None:
+    assembler = Assembler(file="x", max_records=6)
+    events: list[Event] = []
+    records = [sh.A, sh.b("P"), *sh.PRELIMINARY_Q, sh.y(9), *sh.PRELIMINARY_Q]
+    for line, record in enumerate(records, 1):
+        events += assembler.feed(record.encode(), Origin(line=line))
+    events += assembler.flush()
+    rejected = rejects(events)
+    whole = [r for r in rejected if r.kind == "statement"]
+    assert len(whole) == 2  # the block's and the bare one's
+    assert "more than 6 records" in whole[0].reason
+    assert whole[0].record_count == 7  # B and the first six Q records: all kept, none twice
+    raws = [line for r in rejected for line in r.raw.split("\n")]
+    assert sorted(raws) == sorted([sh.b("P"), *sh.PRELIMINARY_Q, *sh.PRELIMINARY_Q])
+    later = [r for r in rejected if r.kind == "record"]
+    assert all(
+        "rejected for having more than 6 records" in r.reason or "no statement open" in r.reason
+        for r in later
+    )
+    assert statements(events) == []
+    assert not assembler.open_statement

@@ -1,0 +1,68 @@
+"""The stall watchdog with a fake clock: beats keep it quiet, a stall stops and then exits."""
+
+from __future__ import annotations
+
+import pytest
+
+from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
+
+
+class Fake:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.exits: list[int] = []
+        self.stalls: list[float] = []
+        self.beating = True
+        self.dog: Watchdog | None = None
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.beating and self.dog is not None and self.now < 100:
+            self.dog.beat()
+        if self.now > 1000:
+            raise TimeoutError("the watchdog never fired")
+
+    def exit(self, code: int) -> None:
+        self.exits.append(code)
+
+
+def make(fake: Fake) -> Watchdog:
+    dog = Watchdog(
+        10,
+        on_stall=fake.stalls.append,
+        grace_s=5,
+        clock=fake.clock,
+        sleep=fake.sleep,
+        hard_exit=fake.exit,
+    )
+    fake.dog = dog
+    return dog
+
+
+@pytest.mark.asyncio
+async def test_a_stalled_loop_is_stopped_then_ended() -> None:
+    fake = Fake()
+    dog = make(fake)
+    dog.beat()
+    assert dog.healthy()
+    await dog.watch()  # beats until t=100, then nothing: it fires past t=110
+    assert dog.stalled
+    assert not dog.healthy()
+    assert len(fake.stalls) == 1
+    assert fake.stalls[0] > 10
+    assert fake.exits == [EXIT_STALLED]
+    assert 110 <= fake.now <= 120
+
+
+@pytest.mark.asyncio
+async def test_before_the_loop_runs_there_is_no_stall() -> None:
+    fake = Fake()
+    fake.beating = False
+    dog = make(fake)
+    with pytest.raises(TimeoutError):
+        await dog.watch()  # never armed: never fires
+    assert dog.healthy()
+    assert fake.exits == []

@@ -7,10 +7,19 @@
 #   deploy/kafka/broker.sh down         stop the broker this script started (its recorded pid only)
 #   deploy/kafka/broker.sh status       exit 0 if running and answering, 1 if not
 #   deploy/kafka/broker.sh logs [ARGS]  tail the broker log (ARGS go to tail, default -n 100)
+#   deploy/kafka/broker.sh env          print the running broker's listeners, SCRAM user, password
+#                                       file and CA file as KEY=VALUE lines (exit 1 if not running)
+#
+# Besides PLAINTEXT the broker listens with SASL_PLAINTEXT and SASL_SSL (SCRAM-SHA-256 and
+# SCRAM-SHA-512). Each `up` creates the SCRAM user `pms` with a new random password (in
+# <state>/security/pms.password, mode 600) and, with openssl, a new CA and broker certificate
+# (<state>/security/ca.pem for clients); without openssl there is no SASL_SSL listener.
 #
 # Environment (see docs/local-broker.md):
 #   KAFKA_PORT               client (PLAINTEXT) port on 127.0.0.1, default 9092
 #   KAFKA_CONTROLLER_PORT    KRaft controller port on 127.0.0.1, default 9093
+#   KAFKA_SASL_PORT          SASL_PLAINTEXT (SCRAM) port on 127.0.0.1, default 9094
+#   KAFKA_SASL_SSL_PORT      SASL_SSL (SCRAM over TLS) port on 127.0.0.1, default 9095
 #   PMS_KAFKA_CACHE          jar cache root, default $HOME/.cache/pms-stream;
 #                            jars go to $PMS_KAFKA_CACHE/kafka-<version>/lib
 #   PMS_KAFKA_STATE_DIR      config, data, log and pid file, default <repo>/.kafka
@@ -33,9 +42,17 @@ MARKER="$LIB/.complete"
 STATE=${PMS_KAFKA_STATE_DIR:-$REPO/.kafka}
 PORT=${KAFKA_PORT:-9092}
 CPORT=${KAFKA_CONTROLLER_PORT:-9093}
+SASL_PORT=${KAFKA_SASL_PORT:-9094}
+SASL_SSL_PORT=${KAFKA_SASL_SSL_PORT:-9095}
 HOST=127.0.0.1
 PIDFILE="$STATE/broker.pid"
 LOG="$STATE/broker.log"
+# SCRAM user, password, CA and broker key; `env` reads what `up` recorded in ENVFILE.
+SECURITY="$STATE/security"
+ENVFILE="$STATE/broker.env"
+SCRAM_USER=pms
+SCRAM_MECHANISMS=(SCRAM-SHA-256 SCRAM-SHA-512)
+CERT_DAYS=30
 START_TIMEOUT=${PMS_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${PMS_KAFKA_STOP_TIMEOUT:-30}
 JVM_OPTS=${PMS_KAFKA_JVM_OPTS:--Xms512m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}
@@ -95,18 +112,38 @@ new_cluster_id() {
     done
 }
 
+# The listeners besides CONTROLLER: PLAINTEXT and SASL_PLAINTEXT always, SASL_SSL with a keystore.
+client_listeners() {
+    local out="PLAINTEXT://$HOST:$PORT,SASL_PLAINTEXT://$HOST:$SASL_PORT"
+    [[ -f "$SECURITY/broker-keystore.pem" ]] && out+=",SASL_SSL://$HOST:$SASL_SSL_PORT"
+    echo "$out"
+}
+
 write_config() {
+    local clients jaas=org.apache.kafka.common.security.scram.ScramLoginModule
+    clients=$(client_listeners)
     cat >"$STATE/config/server.properties" <<EOF
 # Written by deploy/kafka/broker.sh: single-node KRaft broker for development and tests.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$HOST:$CPORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT
+listeners=$clients,CONTROLLER://$HOST:$CPORT
+advertised.listeners=$clients,CONTROLLER://$HOST:$CPORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs=$STATE/data
+
+# SCRAM on the SASL listeners; the users are created at format time (StorageTool --add-scram).
+# Inter-broker and controller traffic stays PLAINTEXT; no authorizer: any user may do anything.
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=$jaas required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=$jaas required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=$jaas required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$jaas required;
+# TLS on SASL_SSL: unencrypted PKCS#8 key and certificate in one PEM file; no client certificates.
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$SECURITY/broker-keystore.pem
 
 # One node: replication 1 everywhere.
 default.replication.factor=1
@@ -145,6 +182,65 @@ logger.request.level = WARN
 logger.cleaner.name = kafka.log.LogCleaner
 logger.cleaner.level = INFO
 EOF
+}
+
+# 24 random letters and digits: no character that StorageTool's --add-scram syntax ("[...,...]")
+# or SCRAM (",", "=") would need escaped.
+new_password() {
+    head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24
+}
+
+# A CA (ca.pem, for clients) and a broker certificate for 127.0.0.1 and localhost signed by it,
+# stored with its key as the broker's PEM keystore. The CA key is deleted once it has signed.
+# Returns 1 (no SASL_SSL listener) when openssl is missing.
+make_certs() {
+    local dir=$SECURITY
+    if ! command -v openssl >/dev/null; then
+        say "openssl not found: no SASL_SSL listener on port $SASL_SSL_PORT"
+        return 1
+    fi
+    cat >"$dir/broker.ext" <<'EOF'
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+    # EC P-256 keys: generated in milliseconds (RSA 2048 takes up to a second on these machines).
+    if ! {
+        openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc \
+            -keyout "$dir/ca.key" -out "$dir/ca.pem" -days "$CERT_DAYS" \
+            -subj "/CN=pms-stream local test CA $(date -u +%Y%m%dT%H%M%SZ)" \
+            -addext 'basicConstraints=critical,CA:TRUE' \
+            -addext 'keyUsage=critical,keyCertSign,cRLSign' \
+            -addext 'subjectKeyIdentifier=hash' &&
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc \
+            -keyout "$dir/broker.key" -out "$dir/broker.csr" -subj /CN=localhost &&
+        openssl x509 -req -in "$dir/broker.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+            -set_serial "0x$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+            -days "$CERT_DAYS" -extfile "$dir/broker.ext" -out "$dir/broker.pem"
+    } >"$dir/openssl.log" 2>&1; then
+        cat "$dir/openssl.log" >&2
+        die "generating the TLS certificates with openssl failed"
+    fi
+    (umask 077; cat "$dir/broker.key" "$dir/broker.pem" >"$dir/broker-keystore.pem")
+    rm -f "$dir/ca.key" "$dir/broker.key" "$dir/broker.csr" "$dir/broker.ext" "$dir/openssl.log"
+}
+
+# What `env` prints, recorded at `up` for the broker it starts (%q: a shell can source it).
+write_envfile() {
+    {
+        printf 'PMS_KAFKA_BOOTSTRAP_SERVERS=%q\n' "$HOST:$PORT"
+        printf 'PMS_KAFKA_SASL_PLAINTEXT_BOOTSTRAP_SERVERS=%q\n' "$HOST:$SASL_PORT"
+        if [[ -f "$SECURITY/broker-keystore.pem" ]]; then
+            printf 'PMS_KAFKA_SASL_SSL_BOOTSTRAP_SERVERS=%q\n' "$HOST:$SASL_SSL_PORT"
+            printf 'PMS_KAFKA_SSL_CAFILE=%q\n' "$SECURITY/ca.pem"
+        fi
+        printf 'PMS_KAFKA_SASL_MECHANISMS=%s\n' "$(IFS=,; echo "${SCRAM_MECHANISMS[*]}")"
+        printf 'PMS_KAFKA_SASL_USERNAME=%s\n' "$SCRAM_USER"
+        printf 'PMS_KAFKA_SASL_PASSWORD_FILE=%q\n' "$SECURITY/$SCRAM_USER.password"
+    } >"$ENVFILE"
 }
 
 log_tail() {
@@ -196,23 +292,35 @@ cmd_up() {
         return 0
     fi
     rm -f "$PIDFILE"
-    for p in "$PORT" "$CPORT"; do
-        port_open "$p" && die "port $p is in use by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
+    for p in "$PORT" "$CPORT" "$SASL_PORT" "$SASL_SSL_PORT"; do
+        port_open "$p" && die "port $p is in use by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT / KAFKA_SASL_PORT / KAFKA_SASL_SSL_PORT)"
     done
     cmd_fetch
     command -v "$JAVA" >/dev/null || die "java not found: install a JDK 17+"
 
-    rm -rf "$STATE/data" "$STATE/config" "$STATE/logs" "$LOG"
+    rm -rf "$STATE/data" "$STATE/config" "$STATE/logs" "$STATE/security" "$LOG" "$ENVFILE"
     mkdir -p "$STATE/data" "$STATE/config" "$STATE/logs"
+    mkdir -m 700 "$SECURITY"
+    # The password file is created 600 before the password is written into it.
+    local password password_file="$SECURITY/$SCRAM_USER.password" scram=() mechanism
+    password=$(new_password)
+    (umask 077; printf '%s\n' "$password" >"$password_file")
+    for mechanism in "${SCRAM_MECHANISMS[@]}"; do
+        scram+=(--add-scram "$mechanism=[name=$SCRAM_USER,password=$password]")
+    done
+    make_certs || true
     write_config
     local cluster_id cp="$LIB/*" log4j="-Dlog4j2.configurationFile=$STATE/config/log4j2.properties"
     cluster_id=$(new_cluster_id)
-    if ! "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$log4j" -cp "$cp" \
-            kafka.tools.StorageTool format --standalone --cluster-id "$cluster_id" \
-            --config "$STATE/config/server.properties" >"$STATE/format.log" 2>&1 9>&-; then
+    # format.log lists the SCRAM credential records (salted hashes, not the password): mode 600.
+    if ! (umask 077; exec "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$log4j" \
+            -cp "$cp" kafka.tools.StorageTool format --standalone --cluster-id "$cluster_id" \
+            "${scram[@]}" --config "$STATE/config/server.properties" \
+            >"$STATE/format.log" 2>&1 9>&-); then
         cat "$STATE/format.log" >&2
         die "formatting KRaft storage failed"
     fi
+    write_envfile
 
     # setsid: the broker outlives this shell and a Ctrl-C in the terminal that ran `up`; the
     # child writes its own pid (then execs java), so the pid file names the JVM itself.
@@ -231,7 +339,9 @@ cmd_up() {
     wait_ready "$pid"
     local elapsed
     elapsed=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
-    say "Kafka $KAFKA_VERSION ready on $HOST:$PORT (pid $pid, cluster $cluster_id) in ${elapsed}s"
+    local extra="SASL_PLAINTEXT $HOST:$SASL_PORT"
+    [[ -f "$SECURITY/broker-keystore.pem" ]] && extra+=", SASL_SSL $HOST:$SASL_SSL_PORT"
+    say "Kafka $KAFKA_VERSION ready on $HOST:$PORT ($extra; pid $pid, cluster $cluster_id) in ${elapsed}s"
 }
 
 cmd_down() {
@@ -264,6 +374,12 @@ cmd_status() {
     return 1
 }
 
+cmd_env() {
+    running_pid >/dev/null || die "no broker running (state dir $STATE): run \`$0 up\`"
+    [[ -f "$ENVFILE" ]] || die "the running broker was started without SASL listeners (by an older broker.sh): restart it with \`$0 down && $0 up\`"
+    cat "$ENVFILE"
+}
+
 cmd_logs() {
     [[ -f "$LOG" ]] || die "no broker log at $LOG"
     if (($# == 0)); then set -- -n 100; fi
@@ -276,6 +392,7 @@ case "${1:-}" in
     down) cmd_down ;;
     status) cmd_status ;;
     logs) shift; cmd_logs "$@" ;;
+    env) cmd_env ;;
     *)
         sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
         exit 2

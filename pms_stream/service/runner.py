@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,7 +36,16 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, ProducerFenced, TopicAlreadyExistsError
+from aiokafka.conn import collect_hosts, create_conn
+from aiokafka.errors import (
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    KafkaError,
+    ProducerFenced,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 from aiokafka.structs import OffsetAndMetadata
 
 from pms_stream.reroute.handler import RerouteHandler
@@ -51,7 +61,13 @@ from pms_stream.service.store_feed import StoreFeed
 __all__ = ["Service"]
 
 _TXN_RETRIES = 3
+_AUTH_PROBE_TIMEOUT_MS = 10_000
+_SASL_ERRORS = (SaslAuthenticationFailed, UnsupportedSaslMechanismError, IllegalSaslStateError)
 log = get_logger("pms_stream.service")
+
+
+class KafkaAuthenticationError(Exception):
+    """The brokers refused the credentials (SASL) or the certificate (TLS): no retry can help."""
 
 
 @dataclass
@@ -171,7 +187,11 @@ class Service:
 
     async def _start_kafka(self) -> None:
         self._admin = AIOKafkaAdminClient(**self._kafka)
-        await self._admin.start()
+        try:
+            await self._admin.start()
+        except KafkaConnectionError:
+            await self._explain_bootstrap_failure()
+            raise
         if self.settings.create_topics:
             await self._create_topics()
         self._producer = AIOKafkaProducer(
@@ -198,6 +218,34 @@ class Service:
         )
         await self._consumer.start()
         self._consumer.subscribe(self._inputs, listener=_Listener(self))
+
+    async def _explain_bootstrap_failure(self) -> None:
+        """Raise `KafkaAuthenticationError` when SASL or TLS is why no bootstrap server answered.
+
+        aiokafka logs each server's error but raises only "Unable to bootstrap"; one more
+        connection per server (bounded by `_AUTH_PROBE_TIMEOUT_MS`) tells an authentication
+        failure apart from an unreachable broker. Returns when it is not one.
+        """
+        s = self.settings
+        options = {k: v for k, v in self._kafka.items() if k != "bootstrap_servers"}
+        for host, port, _ in collect_hosts(s.bootstrap_servers, randomize=False):
+            try:
+                conn = await create_conn(
+                    host, port, request_timeout_ms=_AUTH_PROBE_TIMEOUT_MS, **options
+                )
+            except _SASL_ERRORS as exc:
+                raise KafkaAuthenticationError(
+                    f"authentication failed for user {s.sasl_username!r} (SASL "
+                    f"{s.sasl_mechanism} over {s.security_protocol}) on {host}:{port}: {exc}"
+                ) from None
+            except ssl.SSLError as exc:
+                raise KafkaAuthenticationError(
+                    f"TLS handshake with {host}:{port} failed ({s.security_protocol}, CA file "
+                    f"{s.ssl_cafile or 'system default'}): {exc}"
+                ) from None
+            except (OSError, KafkaError, TimeoutError):
+                continue
+            conn.close()
 
     async def _create_topics(self) -> None:
         s = self.settings

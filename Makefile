@@ -60,3 +60,11 @@ test: lint typecheck docs-check
 demo:
 	@test -x $(BIN)/pms-stream || $(MAKE) install
 	BIN=$(BIN) deploy/demo.sh
+
+# Fuzzing (fuzz/README.md, docs/reliability.md): 1,000,000 inputs through framing, codec,
+# assembler and partition task, coverage-guided by atheris (installed here if missing; no
+# dependency: CI runs only tests/core/test_fuzz_sample.py). E.g. FUZZ_ARGS='--inputs 100000'.
+.PHONY: fuzz
+fuzz:
+	@$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet 'atheris==3.0.0'
+	$(BIN)/python -m fuzz.run $(FUZZ_ARGS)

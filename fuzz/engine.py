@@ -144,7 +144,7 @@ class Runner:
         if elapsed > s.max_ms:
             s.max_ms = elapsed
             s.slowest = hashlib.sha1(data).hexdigest()  # noqa: S324 - a name, not security
-        if s.inputs % _SAMPLE_EVERY == 0 or s.inputs == self._planned:
+        if s.inputs % _SAMPLE_EVERY == 0 or s.inputs >= self._planned:
             self.sample()
 
     def sample(self) -> None:

@@ -61,6 +61,16 @@ demo:
 	@test -x $(BIN)/pms-stream || $(MAKE) install
 	BIN=$(BIN) deploy/demo.sh
 
+# Chaos against the real broker (docs/reliability.md): kills, rebalances, broker restarts,
+# poison, deleted topics; prints the counts. The same tests run in `make test`.
+.PHONY: chaos
+chaos:
+	@trap '$(BROKER) down' EXIT; $(BROKER) up || exit 1; \
+	$(BIN)/pytest -m chaos -p no:cacheprovider $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -c 'import json; r = json.load(open("bench/out/chaos-results.json")); \
+	[print(f"{k:45} lost {v[\"lost\"]} duplicated {v[\"duplicated\"]} rejects wrong {v[\"rejects_wrong\"]} ({v[\"seconds\"]} s)") for k, v in sorted(r.items())]'; \
+	exit $$status
+
 # Fuzzing (fuzz/README.md, docs/reliability.md): 1,000,000 inputs through framing, codec,
 # assembler and partition task, coverage-guided by atheris (installed here if missing; no
 # dependency: CI runs only tests/core/test_fuzz_sample.py). E.g. FUZZ_ARGS='--inputs 100000'.

@@ -6,8 +6,9 @@ Input may hold one record, several concatenated, or records on LF or CRLF lines.
   shifts a good-looking record out of place. Empty lines are skipped.
 - Without line ends, the input is cut every 80 bytes; a trailing partial record is rejected with
   its bytes, never dropped.
-`RecordFramer` streams: memory stays bounded by the longest line (or 64 KiB of concatenated
-records), whatever the input size.
+`RecordFramer` streams: memory stays bounded by 64 KiB plus a chunk, whatever the input size.
+The price: a line longer than 64 KiB (no line end in sight) is cut into records as it streams,
+and only its tail, if not a whole record, is rejected as a partial record.
 
 Flow: **framing** -> codec -> assembler.
 """

@@ -5,6 +5,7 @@
 #   deploy/kafka/broker.sh fetch        gather the broker jars into the cache (once; needs mvn)
 #   deploy/kafka/broker.sh up           format fresh storage, start, wait until ready (no-op if up)
 #   deploy/kafka/broker.sh down         stop the broker this script started (its recorded pid only)
+#   deploy/kafka/broker.sh restart      stop it and start it again on the same data (DOWN_SECONDS)
 #   deploy/kafka/broker.sh status       exit 0 if running and answering, 1 if not
 #   deploy/kafka/broker.sh logs [ARGS]  tail the broker log (ARGS go to tail, default -n 100)
 #   deploy/kafka/broker.sh env          print the running broker's listeners, SCRAM user, password
@@ -321,7 +322,18 @@ cmd_up() {
         die "formatting KRaft storage failed"
     fi
     write_envfile
+    start_jvm
+    pid=$(cat "$PIDFILE")
+    local elapsed
+    elapsed=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+    local extra="SASL_PLAINTEXT $HOST:$SASL_PORT"
+    [[ -f "$SECURITY/broker-keystore.pem" ]] && extra+=", SASL_SSL $HOST:$SASL_SSL_PORT"
+    say "Kafka $KAFKA_VERSION ready on $HOST:$PORT ($extra; pid $pid, cluster $cluster_id) in ${elapsed}s"
+}
 
+# Start the broker JVM on the formatted state and wait until it is ready.
+start_jvm() {
+    local cp="$LIB/*" log4j="-Dlog4j2.configurationFile=$STATE/config/log4j2.properties" pid
     # setsid: the broker outlives this shell and a Ctrl-C in the terminal that ran `up`; the
     # child writes its own pid (then execs java), so the pid file names the JVM itself.
     # SC2086: the JVM flags are a word list. SC2016: $$ is the child's pid, expanded by the child.
@@ -329,7 +341,7 @@ cmd_up() {
     setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$PIDFILE" \
         "$JAVA" $JVM_OPTS "$log4j" "-Dkafka.logs.dir=$STATE/logs" -cp "$cp" \
         kafka.Kafka "$STATE/config/server.properties" \
-        </dev/null >"$LOG" 2>&1 9>&- &
+        </dev/null >>"$LOG" 2>&1 9>&- &
     local waited=0
     until [[ -s "$PIDFILE" ]]; do
         ((waited++ < 50)) || die "the broker did not record its pid"
@@ -337,11 +349,23 @@ cmd_up() {
     done
     pid=$(cat "$PIDFILE")
     wait_ready "$pid"
-    local elapsed
-    elapsed=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
-    local extra="SASL_PLAINTEXT $HOST:$SASL_PORT"
-    [[ -f "$SECURITY/broker-keystore.pem" ]] && extra+=", SASL_SSL $HOST:$SASL_SSL_PORT"
-    say "Kafka $KAFKA_VERSION ready on $HOST:$PORT ($extra; pid $pid, cluster $cluster_id) in ${elapsed}s"
+}
+
+# Stop the running broker and start it again on the same data (topics, offsets, transactions
+# and users survive): for tests of clients living through a broker restart. DOWN_SECONDS (default
+# 0) keeps it down that long in between.
+cmd_restart() {
+    mkdir -p "$STATE"
+    exec 9>"$STATE/lock"
+    flock 9
+    local pid t0=$EPOCHREALTIME
+    pid=$(running_pid) || die "no broker running to restart (use up)"
+    stop_pid "$pid"
+    rm -f "$PIDFILE"
+    mv -f "$LOG" "$LOG.previous"  # wait_ready looks for this start's "Kafka Server started"
+    sleep "${DOWN_SECONDS:-0}"
+    start_jvm
+    say "restarted Kafka (pid $(cat "$PIDFILE")) in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s"
 }
 
 cmd_down() {
@@ -393,6 +417,7 @@ case "${1:-}" in
     status) cmd_status ;;
     logs) shift; cmd_logs "$@" ;;
     env) cmd_env ;;
+    restart) cmd_restart ;;
     *)
         sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
         exit 2

@@ -27,7 +27,7 @@ import os
 import signal
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -60,10 +60,15 @@ from pms_stream.service.store_feed import StoreFeed
 
 __all__ = ["Service"]
 
-_TXN_RETRIES = 3
+_PUBLISH_RETRIES = 10  # about 30 s of backoff in all before the service gives up
+_SEND_TIMEOUT_S = 10.0
 _AUTH_PROBE_TIMEOUT_MS = 10_000
 _SASL_ERRORS = (SaslAuthenticationFailed, UnsupportedSaslMechanismError, IllegalSaslStateError)
 log = get_logger("pms_stream.service")
+
+
+class OutputTopicMissing(Exception):  # noqa: N818 - named for what the operator reads
+    """An output topic was deleted and the service may not create topics."""
 
 
 class KafkaAuthenticationError(Exception):
@@ -373,23 +378,57 @@ class Service:
     ) -> None:
         producer = part.producer
         assert producer is not None, "exactly once needs the partition's transactional producer"
-        for attempt in range(1, _TXN_RETRIES + 1):
+
+        async def attempt() -> None:
+            async with producer.transaction():
+                await self._send_all(producer, outputs)
+                if checkpoint is not None:
+                    await producer.send_offsets_to_transaction(
+                        {part.tp: OffsetAndMetadata(checkpoint.offset, checkpoint.metadata())},
+                        self.settings.group_id,
+                    )
+
+        await self._retrying(part, attempt, transactional=True)
+
+    async def _publish_at_least_once(
+        self, part: _Partition, outputs: list[Output], checkpoint: Checkpoint | None
+    ) -> None:
+        async def attempt() -> None:
+            futures = await self._send_all(self._producer, outputs)
+            if futures:
+                await asyncio.gather(*futures)
+            if checkpoint is not None:
+                await self._consumer.commit(
+                    {part.tp: OffsetAndMetadata(checkpoint.offset, checkpoint.metadata())}
+                )
+
+        await self._retrying(part, attempt, transactional=False)
+
+    async def _send_all(self, producer: Any, outputs: list[Output]) -> list[Any]:
+        """Enqueue every output. A send waits for its topic's metadata: bounded here, so that a
+        deleted output topic shows up as an error instead of a 40-second hang per message."""
+        futures = []
+        for out in outputs:
+            futures.append(
+                await asyncio.wait_for(
+                    producer.send(
+                        self._topics[out.sink], out.value, key=out.key, headers=list(out.headers)
+                    ),
+                    _SEND_TIMEOUT_S,
+                )
+            )
+        return futures
+
+    async def _retrying(
+        self, part: _Partition, attempt: Callable[[], Awaitable[None]], *, transactional: bool
+    ) -> None:
+        """Run one publication attempt until it succeeds. Between attempts: back off (up to 5 s)
+        and make sure the output topics exist (recreating them when `create_topics` is on). A
+        fenced producer, or errors past `_PUBLISH_RETRIES` attempts, end the service: nothing
+        that was not published is committed."""
+        for n in range(1, _PUBLISH_RETRIES + 1):
             try:
-                async with producer.transaction():
-                    for out in outputs:
-                        await producer.send(
-                            self._topics[out.sink],
-                            out.value,
-                            key=out.key,
-                            headers=list(out.headers),
-                        )
-                    if checkpoint is not None:
-                        await producer.send_offsets_to_transaction(
-                            {part.tp: OffsetAndMetadata(checkpoint.offset, checkpoint.metadata())},
-                            self.settings.group_id,
-                        )
-                self.metrics.transactions_total.labels("committed").inc()
-                return
+                await attempt()
             except ProducerFenced:
                 self.metrics.transactions_total.labels("aborted").inc()
                 log.error(
@@ -397,33 +436,39 @@ class Service:
                     partition=part.tp.partition,
                 )
                 raise
-            except KafkaError as exc:
-                self.metrics.transactions_total.labels("aborted").inc()
+            except (KafkaError, TimeoutError) as exc:
+                if transactional:
+                    self.metrics.transactions_total.labels("aborted").inc()
                 log.warning(
-                    "transaction aborted",
+                    "publication failed; retrying",
                     partition=part.tp.partition,
-                    attempt=attempt,
+                    attempt=n,
                     error=repr(exc),
                 )
-                if attempt == _TXN_RETRIES:
+                if n == _PUBLISH_RETRIES:
                     raise
-                await asyncio.sleep(0.5 * attempt)
+                await asyncio.sleep(min(0.5 * 2 ** (n - 1), 5.0))
+                await self._ensure_output_topics()
+            else:
+                if transactional:
+                    self.metrics.transactions_total.labels("committed").inc()
+                return
 
-    async def _publish_at_least_once(
-        self, part: _Partition, outputs: list[Output], checkpoint: Checkpoint | None
-    ) -> None:
-        futures = [
-            await self._producer.send(
-                self._topics[out.sink], out.value, key=out.key, headers=list(out.headers)
+    async def _ensure_output_topics(self) -> None:
+        """Recreate output topics that were deleted under the service (or fail loudly)."""
+        try:
+            existing = set(await self._admin.list_topics())
+        except KafkaError:
+            return  # the broker is unreachable: the next attempt tells
+        missing = sorted(t for t in self._topics.values() if t not in existing)
+        if not missing:
+            return
+        if not self.settings.create_topics:
+            raise OutputTopicMissing(
+                f"output topics {missing} do not exist and create_topics is off: create them"
             )
-            for out in outputs
-        ]
-        if futures:
-            await asyncio.gather(*futures)
-        if checkpoint is not None:
-            await self._consumer.commit(
-                {part.tp: OffsetAndMetadata(checkpoint.offset, checkpoint.metadata())}
-            )
+        log.error("output topics were deleted; recreating them", topics=missing)
+        await self._create_topics()
 
     def _update_gauges(self) -> None:
         self.metrics.statement_store_statements.set(len(self.store))

@@ -208,7 +208,13 @@ class Assembler:
         return out
 
     def open_records(self) -> list[Raw]:
-        """The raw records needed to rebuild the open state by feeding them again, in order."""
+        """The raw records needed to rebuild the open state by feeding them again, in order.
+
+        One exception: after an MS block's statement was rejected for its size, the block is
+        still open but its records are gone; a state rebuilt from these records does not know
+        the statement was rejected, and takes the block's later records as a new statement.
+        (The service never rebuilds from here: it replays its input, see docs/exactly-once.md.)
+        """
         out: list[Raw] = []
         if self._batch_raw is not None:
             out.append(self._batch_raw)
@@ -249,6 +255,8 @@ class Assembler:
                 self._open.rejected += 1
                 if self._open.records and self._open.records[-1] is entry:
                     self._open.dropped.add(id(entry))
+                elif self._block is None:
+                    self._open.stray.append(entry)  # charged to it, so rebuilt with it
             self._emit_reject("record", exc.reason, raw, origin, record_type=tag)
         self.record_stats[key] = self.record_stats.get(key, 0) + 1
 
@@ -261,18 +269,12 @@ class Assembler:
             if self._open is not None:
                 self._open.records.append(entry)
                 self._open.dropped.add(id(entry))
+                self._overflowed()
         elif self._open is not None:
             # A bare statement's extent is its own records; the stray one is only remembered
             # so that a rebuilt state charges it to the statement again.
             self._open.stray.append(entry)
-            if len(self._open.records) + len(self._open.stray) > self.max_records:
-                st, self._open = self._open, None
-                self._reject_statement(
-                    st,
-                    f"statement has more than {self.max_records} "
-                    "records, the limit for one open statement "
-                    "(max_records_per_statement)",
-                )
+            self._overflowed()
 
     # ---- control records --------------------------------------------------------------------
 
@@ -366,7 +368,7 @@ class Assembler:
         if block.requests:  # answer the requests anyway: the QR is what matters to the filer
             for n, (qr, raw) in enumerate(block.requests, 1):
                 self._emit_request(qr, raw, block, len(block.requests), n)
-        else:
+        elif block.overflow is None:  # an overflowed block's B went with its statement
             self._emit_reject(
                 "record",
                 f"B record's block not closed by a Y record: {why}",
@@ -381,6 +383,8 @@ class Assembler:
         block = self._block
         if block is not None and block.b.application_id == "MO":
             block.count += 1
+            if len(block.requests) >= self.max_records:
+                raise _Reject(f"more than {self.max_records} QR records in one MO block")
             block.requests.append((qr, entry))
             return
         if block is not None:
@@ -473,10 +477,15 @@ class Assembler:
         return self._open
 
     def _check_size(self) -> None:
-        """Reject the open statement whole once it holds more than `max_records` records."""
+        """Reject the open statement whole once it holds more than `max_records` records;
+        `_Dropped` tells the record's handler that the record was reported with it."""
+        if self._overflowed():
+            raise _Dropped
+
+    def _overflowed(self) -> bool:
         st = self._open
         if st is None or len(st.records) + len(st.stray) <= self.max_records:
-            return
+            return False
         self._open = None
         self._reject_statement(
             st,
@@ -487,7 +496,7 @@ class Assembler:
             self._block.overflow = (
                 f"record of a statement rejected for having more than {self.max_records} records"
             )
-        raise _Dropped
+        return True
 
     def _close_bare(self) -> None:
         if self._open is not None and self._open.framing == "bare":

@@ -285,3 +285,36 @@ async def test_broker_stopped_and_restarted_under_the_service(
         started=started,
     )
     assert outcome.ok, outcome
+
+
+async def test_output_topic_deleted_under_the_service(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, topics: Topics, tmp_path: Path
+) -> None:
+    clean = generated_pairs(statements=40, seed=25, bad=0, pack=2)
+    with_bad = generated_pairs(statements=40, seed=26, bad=8, pack=2)
+    want = oracle(clean + with_bad, Limits())
+    assert len(want[1]) == 8  # every reject comes after the deletion
+    started = time.monotonic()
+    service = ServiceProcess(kafka_bootstrap, topics, tmp_path, "a", **FAST)
+    await service.start()
+    await service.wait_ready()
+    try:
+        await feed(kafka_bootstrap, topics.input, clean, seconds=8)
+        await delete_topics(admin, [topics.rejects])  # the dead-letter topic disappears
+        await feed(kafka_bootstrap, topics.input, with_bad, seconds=8)
+        statements, rejects = await read_back(kafka_bootstrap, topics, want)
+        assert service.process is not None
+        assert service.process.returncode is None, "the service recreated the topic and went on"
+    finally:
+        await stop_all(service)
+    recreated = [e for e in service.log_events() if e.get("event", "").startswith("output topics")]
+    assert recreated, "the service logged the recreation"
+    outcome = count(
+        "output topic deleted",
+        iterations=1,
+        want=want,
+        statements=statements,
+        rejects=rejects,
+        started=started,
+    )
+    assert outcome.ok, outcome

@@ -25,8 +25,9 @@ _IRS = re.compile(r"\d{2}-\d{7}[0-9A-Z]{2}")
 _SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
 _BARE_SSN = re.compile(r"\d{9}")
 _CBP = re.compile(r"\d{6}-\d{5}")
-# Anywhere inside free text: an SSN with hyphens, or nine digits standing alone.
-_SSN_IN_TEXT = re.compile(r"(?<!\d)(?:\d{3}-\d{2}-\d{4}|\d{9})(?!\d)")
+# Anywhere inside free text: an SSN with hyphens wherever it stands (even glued to other digits,
+# as in a raw record where the filer code ends in a digit), or nine digits standing alone.
+_SSN_IN_TEXT = re.compile(r"\d{3}-\d{2}-\d{4}|(?<!\d)\d{9}(?!\d)")
 MASK = "***-**-****"
 
 

@@ -15,6 +15,7 @@ the exception is rendered, so tracebacks are scrubbed too:
   Social Security number never reaches a log line, wherever it hides. Integers are left alone
   (offsets and counts would be masked for nothing); an SSN must not be logged as an int.
 - any other object is logged as its scrubbed `str()` (the JSON renderer would use `repr()`).
+aiokafka's own loggers are kept at INFO and up: at DEBUG they print message payloads.
 
 Flow: config -> **logs** -> every stage of the async shell.
 """
@@ -113,6 +114,9 @@ def configure_logging(
         old.close()
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # aiokafka's DEBUG lines print whole message payloads (raw records, statements): data, not
+    # logs. Its loggers stay at INFO and up whatever the level asked for.
+    logging.getLogger("aiokafka").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

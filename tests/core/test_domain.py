@@ -85,3 +85,9 @@ def test_redaction() -> None:
     assert scrub("importer 123-45-6789 and 987654321 but not 1234567890") == (
         "importer ***-**-**** and ***-**-**** but not 1234567890"
     )
+
+
+def test_scrub_finds_an_ssn_glued_to_other_digits() -> None:
+    raw = "Q12704A000012704B76123-45-6789 100526100326"  # as it stands in a raw record
+    assert "123-45-6789" not in scrub(raw)
+    assert scrub(raw).startswith("Q12704A000012704B76***-**-****")

@@ -197,3 +197,14 @@ def test_capture_logs_with_the_redaction_processor() -> None:
             "log_level": "info",
         }
     ]
+
+
+def test_aiokafka_stays_at_info_even_at_debug() -> None:
+    import logging
+
+    from pms_stream.service.logs import configure_logging
+
+    configure_logging("json", "DEBUG")
+    assert logging.getLogger("aiokafka").getEffectiveLevel() == logging.INFO
+    configure_logging("json", "WARNING")
+    assert logging.getLogger("aiokafka").getEffectiveLevel() == logging.WARNING

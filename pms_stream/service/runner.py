@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import ssl
 import time
@@ -57,6 +56,7 @@ from pms_stream.service.metrics import Metrics
 from pms_stream.service.outputs import Output, Sink
 from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
 from pms_stream.service.store_feed import StoreFeed
+from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
 
 __all__ = ["Service"]
 
@@ -129,9 +129,10 @@ class Service:
         self._producer: Any = None  # shared, idempotent: at-least-once outputs and snapshots
         self._admin: Any = None
         self._http: HttpServer | None = None
-        self._last_loop = time.monotonic()
+        self._watchdog = Watchdog(
+            settings.stall_timeout_s, on_stall=self._on_stall, grace_s=settings.shutdown_timeout_s
+        )
         self._consuming = False
-        self._stalled = False
         self.exit_code = 0
         fixed = settings.reroute_today
         today = (lambda: date.fromisoformat(fixed)) if fixed else date.today
@@ -143,8 +144,8 @@ class Service:
     # ---- health -------------------------------------------------------------------------------
 
     def healthy(self) -> tuple[bool, str]:
-        age = time.monotonic() - self._last_loop
-        if self._stalled or age > self.settings.stall_timeout_s:
+        age = self._watchdog.age
+        if not self._watchdog.healthy():
             return False, f"processing loop stalled for {age:.0f}s"
         return True, "ok"
 
@@ -176,7 +177,7 @@ class Service:
         )
         await self._http.start()
         log.info("starting", settings=self.settings.redacted(), http_port=self._http.port)
-        watchdog = asyncio.create_task(self._watchdog())
+        watchdog = asyncio.create_task(self._watchdog.watch())
         snapshots = asyncio.create_task(self._snapshots())
         try:
             await self._start_kafka()
@@ -308,7 +309,7 @@ class Service:
         s = self.settings
         self._consuming = True
         while not self._stop.is_set():
-            self._last_loop = time.monotonic()
+            self._watchdog.beat()
             self.metrics.loop_iterations_total.inc()
             self.metrics.last_loop_timestamp_seconds.set(time.time())
             batch = await self._consumer.getmany(
@@ -555,19 +556,10 @@ class Service:
 
     # ---- background ---------------------------------------------------------------------------
 
-    async def _watchdog(self) -> None:
-        interval = max(self.settings.stall_timeout_s / 4, 0.5)
-        while True:
-            await asyncio.sleep(interval)
-            age = time.monotonic() - self._last_loop
-            if self._consuming and age > self.settings.stall_timeout_s:
-                self._stalled = True
-                log.critical("processing loop stalled; exiting", seconds=round(age, 1))
-                self.exit_code = 3
-                self.request_stop()
-                # a loop stuck inside a call never sees the stop flag: end the process
-                await asyncio.sleep(self.settings.shutdown_timeout_s)
-                os._exit(3)
+    def _on_stall(self, age: float) -> None:
+        log.critical("processing loop stalled; exiting", seconds=round(age, 1))
+        self.exit_code = EXIT_STALLED
+        self.request_stop()
 
     async def _snapshots(self) -> None:
         while True:

@@ -13,7 +13,11 @@ The business metrics (`statement_amount_due_total`, `fee_amount_total`,
 `statement_difference_amount`) are floats made from the statements' `Decimal` amounts: they are
 for dashboards and alerts, not accounting, which reads the statements themselves. They count
 each statement once: a statement re-published for a reroute request (`reroute_of` set) counts
-in `statements_total` but not again in the amounts.
+in `statements_total` but not again in the amounts (nor in `filer_statements_total`).
+
+The counters whose labels are a small fixed set (statement status, reject kind, reroute result,
+transaction result) start with every label value at 0, so a rate or an alert on a value that
+has not happened yet (say, an aborted transaction) has a series to read rather than none.
 
 Flow: runner (partition tasks, producer) -> **metrics** -> http (/metrics), metrics topic.
 """
@@ -41,6 +45,10 @@ __all__ = ["Metrics"]
 OTHER = "other"
 RECORD_TYPES = frozenset({layout.record_type for layout in LAYOUTS} | {"unknown"})
 OUTCOMES = frozenset({"accepted", "rejected", "invalid"})
+STATUSES = ("preliminary", "final")
+REJECT_KINDS = ("record", "framing", "statement", "message")
+REROUTE_RESULTS = ("received", "invalid", "acknowledged", "refused")
+TRANSACTION_RESULTS = ("committed", "aborted")
 DIFFERENCE_COMPONENTS = ("duty", "tax", "add", "cvd", "amount_due")
 _FILER = re.compile(r"[A-Z0-9]{3}")
 _FEE_CLASS = re.compile(r"\d{3}")
@@ -114,6 +122,13 @@ class Metrics:
             ["filer", "component"],
             registry=r,
         )
+        self.filer_statements_total = Counter(
+            "pms_filer_statements_total",
+            "Statements published, by status and filer code (a statement sent again for a "
+            "reroute request is not counted again).",
+            ["status", "filer"],
+            registry=r,
+        )
         self.statement_checks_total = Counter(
             "pms_statement_checks_total",
             "Consistency checks that did not pass, by check code and severity.",
@@ -178,6 +193,15 @@ class Metrics:
             "Unix time of the processing loop's last iteration.",
             registry=r,
         )
+        # Every value of the fixed label sets exists from the start (at 0).
+        for counter, values in (
+            (self.statements_total, STATUSES),
+            (self.rejects_total, REJECT_KINDS),
+            (self.reroute_requests_total, REROUTE_RESULTS),
+            (self.transactions_total, TRANSACTION_RESULTS),
+        ):
+            for value in values:
+                counter.labels(value)
 
     # ---- updates ------------------------------------------------------------------------------
 
@@ -204,11 +228,12 @@ class Metrics:
             ).inc()
 
     def _observe_statement(self, statement: Statement) -> None:
-        status = _bounded(statement.status, frozenset({"preliminary", "final"}))
+        status = _bounded(statement.status, frozenset(STATUSES))
         self.statements_total.labels(status).inc()
         if statement.reroute_of is not None:
             return  # counted when first published
         filer = _bounded(statement.filer_code, _FILER)
+        self.filer_statements_total.labels(status, filer).inc()
         totals: Totals = statement.preliminary_totals
         if statement.status == "final" and statement.final_totals is not None:
             totals = statement.final_totals

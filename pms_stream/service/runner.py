@@ -330,6 +330,7 @@ class Service:
 
     async def _process(self, part: _Partition, messages: list[Any]) -> None:
         started = time.monotonic()
+        self.metrics.messages_total.inc(len(messages))
         outputs: list[Output] = []
         for m in messages:
             outputs += part.task.process(InputMessage(m.offset, m.key, m.value, m.timestamp))

@@ -715,6 +715,8 @@ class Latency:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    transactions: int  # the service's committed transactions during the run
+    batches: int  # partition batches it processed
 
 
 async def run_latency(
@@ -750,6 +752,7 @@ async def run_latency(
                 meta = await future
                 sent[meta.partition, meta.offset] = stamp_s
         await collecting
+        metrics = await metrics_of(service)
     latencies = []
     for _, wall, record in watcher.seen:
         source = dict(record.headers).get("pms-source", b"").decode()
@@ -765,6 +768,8 @@ async def run_latency(
         percentile(latencies, 50) * 1000,
         percentile(latencies, 99) * 1000,
         max(latencies) * 1000,
+        int(metrics.get('pms_transactions_total{result="committed"}', 0)),
+        int(metrics.get("pms_assembly_latency_seconds_count", 0)),
     )
 
 
@@ -1009,14 +1014,15 @@ def table(report: dict[str, Any]) -> str:
         f"pms-stream pipeline benchmark, {report['date']}: Python {report['python']}, "
         f"CPU {report['cpu']}, {report['cpus']} CPUs",
         f"broker {report['bootstrap']}, JVM {report['broker_jvm'] or 'unknown'}; "
-        f"batches: {report['batch_max_records']} records, {report['batch_timeout_ms']} ms; "
+        f"batches: <= {report['batch_max_records']} messages, {report['batch_timeout_ms']} ms; "
         f"service settings: {report['service_env'] or 'defaults'}",
         f"pms_stream at {report['git']}",
     ]
     for i in report.get("inputs", []):
+        spread = "/".join(f"{n:,}" for n in i["per_partition"].values())
         out.append(
             f"input pack {i['pack']}: {i['records']:,} records, {i['statements']:,} statements, "
-            f"{i['messages']:,} messages (per partition {i['per_partition']}), preloaded in "
+            f"{i['messages']:,} messages ({spread} on partitions 0/1/2), preloaded in "
             f"{i['seconds']:.1f} s"
         )
     out += [
@@ -1049,13 +1055,14 @@ def table(report: dict[str, Any]) -> str:
             "",
             "statement latency: visible read_committed - input timestamp of its last record",
             f"{'pack':>4} {'guarantee':<14} {'rate rec/s':>10} {'records':>8} {'stmts':>6} "
-            f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}",
+            f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'batches':>7} {'txns':>5}",
         ]
         for lat in report["latency"]:
             out.append(
                 f"{lat['pack']:>4} {lat['guarantee']:<14} {lat['rate']:>10,.0f} "
                 f"{lat['records']:>8,} {lat['statements']:>6} {lat['p50_ms']:>7.0f} "
-                f"{lat['p99_ms']:>7.0f} {lat['max_ms']:>7.0f}"
+                f"{lat['p99_ms']:>7.0f} {lat['max_ms']:>7.0f} {_num(lat.get('batches'), '7d')} "
+                f"{_num(lat.get('transactions'), '5d')}"
             )
     if report["restore"]:
         setup = report["restore_setup"]
@@ -1064,17 +1071,23 @@ def table(report: dict[str, Any]) -> str:
             f"restore after SIGKILL: {setup['keys']} keys, each the first half of one statement "
             f"of {setup['daily']} daily statements, pack {setup['pack']}",
         ]
+        out += [
+            "restart: from the restart to /readyz 200; assigned: the 'partitions assigned' log "
+            "line; replay: each partition's 'partition restored' seconds (pms_restore_seconds)",
+            f"{'guarantee':<14} {'open recs':>9} {'open stmts':>10} {'restart s':>9} "
+            f"{'assigned s':>10} {'replay s':>16} {'histogram':>13} {'after':>9}",
+        ]
         for r in report["restore"]:
-            phases = ", ".join(f"{reason} at {at:.2f} s" for reason, at in r["phases"])
             hist = r["restore_histogram"]
+            replay = "/".join(f"{x:.2f}" for x in r["replay_s"]) or "-"
             out.append(
-                f"{r['guarantee']}: {r['open_records']:,} open records, {r['open_statements']} "
-                f"open statements; restart -> ready {r['restart_to_ready_s']:.2f} s ({phases}); "
-                f"assigned at {_num(r['assigned_after_s'], '.2f').strip()} s; replay per "
-                f"partition {', '.join(f'{s:.2f}' for s in r['replay_s'])} s; "
-                f"pms_restore_seconds count {hist['count']} sum {hist['sum_s']:.2f} s; "
-                f"{r['statements_after']} statements after (expected {setup['keys']})"
+                f"{r['guarantee']:<14} {r['open_records']:>9,} {r['open_statements']:>10} "
+                f"{r['restart_to_ready_s']:>9.2f} {_num(r['assigned_after_s'], '10.2f')} "
+                f"{replay:>16} {hist['count']:>3} / {hist['sum_s']:>5.2f} s "
+                f"{r['statements_after']:>3} of {setup['keys']}"
             )
+            phases = ", ".join(f"{reason} at {at:.2f} s" for reason, at in r["phases"])
+            out.append(f"  {r['guarantee']}: /readyz said {phases}")
     out += ["", f"{'goal':<58} {'measured':>9} {'target':>8} result"]
     for g in report["goals"]:
         out.append(

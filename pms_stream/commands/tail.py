@@ -48,6 +48,7 @@ async def tail(args: argparse.Namespace, settings: config.Settings) -> int:
         isolation_level="read_committed",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        max_partition_fetch_bytes=16 * 1024 * 1024,  # statements of up to 10 MiB and more
     )
     await consumer.start()
     seen = 0

@@ -134,6 +134,7 @@ class Settings:
     max_message_bytes: int = 1_048_576
     max_open_keys: int = 100
     max_records_per_statement: int = 100_000
+    max_statement_bytes: int = 10_485_760  # largest output message (statement JSON) published
     batch_max_records: int = 500
     batch_timeout_ms: int = 200
     metrics_interval_s: float = 30.0

@@ -57,6 +57,7 @@ from pms_stream.service.outputs import Output, Sink
 from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
 from pms_stream.service.store_feed import StoreFeed
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
+from pms_stream.statements.model import RejectedEvent, Source, Statement
 
 __all__ = ["Service"]
 
@@ -121,6 +122,11 @@ class Service:
             max_open_keys=settings.max_open_keys,
             max_records_per_statement=settings.max_records_per_statement,
         )
+        # A statement of 9,999 daily statements is about 3.5 MB of JSON, over Kafka's default
+        # 1 MB: the statements and rejects topics are created to take max_statement_bytes, the
+        # producers to send it; a larger output becomes a reject (see _fit).
+        self._max_request = max(settings.max_statement_bytes, settings.max_message_bytes) + 65_536
+        self._topic_max = str(self._max_request)
         self._partitions: dict[Any, _Partition] = {}
         self._parked: dict[Any, _Partition] = {}
         self._lock = asyncio.Lock()
@@ -205,7 +211,7 @@ class Service:
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
-            max_request_size=max(self.settings.max_message_bytes * 2, 1_048_576),
+            max_request_size=self._max_request,
         )
         await self._producer.start()
         # The reroute store is loaded before any input is read: no request meets a half store.
@@ -261,10 +267,18 @@ class Service:
                 s.statements_topic,
                 s.topic_partitions,
                 s.replication_factor,
-                topic_configs={"cleanup.policy": "compact"},
+                topic_configs={"cleanup.policy": "compact", "max.message.bytes": self._topic_max},
             )
         )
-        for name in (s.reroute_acks_topic, s.rejects_topic, s.metrics_topic):
+        topics.append(
+            NewTopic(
+                s.rejects_topic,
+                s.topic_partitions,
+                s.replication_factor,
+                topic_configs={"max.message.bytes": self._topic_max},
+            )
+        )
+        for name in (s.reroute_acks_topic, s.metrics_topic):
             topics.append(NewTopic(name, s.topic_partitions, s.replication_factor))
         existing = set(await self._admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
@@ -363,6 +377,7 @@ class Service:
         moved = checkpoint is not None and checkpoint != part.committed
         if not outputs and not moved:
             return
+        outputs = [self._fit(out) for out in outputs]
         if self.exactly_once:
             await self._publish_transaction(part, outputs, checkpoint)
         else:
@@ -375,6 +390,33 @@ class Service:
             if newest_ms is not None and out.sink is Sink.STATEMENTS:
                 self.metrics.end_to_end_latency_seconds.observe(max(now - newest_ms / 1000, 0.0))
 
+    def _fit(self, out: Output) -> Output:
+        """An output over max_statement_bytes cannot be published: it becomes a reject that says
+        so (with the start of its JSON and its source), instead of failing the transaction."""
+        limit = self.settings.max_statement_bytes
+        if len(out.value) <= limit:
+            return out
+        source = out.event.source if isinstance(out.event, Statement | RejectedEvent) else Source()
+        count = out.event.record_count if isinstance(out.event, Statement | RejectedEvent) else 0
+        reject = RejectedEvent(
+            kind="statement",
+            reason=f"{out.sink.value} output of {len(out.value)} bytes is over max_statement_bytes "
+            f"({limit}); raise it (and the topic's max.message.bytes) to publish it",
+            raw=out.value[:4096].decode("latin-1"),
+            record_count=count,
+            source=source,
+            time=datetime.now(UTC),
+        )
+        log.error(
+            "output over max_statement_bytes rejected",
+            sink=out.sink.value,
+            size=len(out.value),
+            limit=limit,
+        )
+        return Output(
+            Sink.REJECTS, out.key, msgspec.json.encode(reject), (("pms-type", b"rejected"),), reject
+        )
+
     async def _publish_transaction(
         self, part: _Partition, outputs: list[Output], checkpoint: Checkpoint | None
     ) -> None:
@@ -383,7 +425,11 @@ class Service:
 
         async def attempt() -> None:
             async with producer.transaction():
-                await self._send_all(producer, outputs)
+                # Every send must be acknowledged before the offsets join the transaction: a
+                # failed send then aborts it, and nothing is committed that was not produced.
+                futures = await self._send_all(producer, outputs)
+                if futures:
+                    await asyncio.gather(*futures)
                 if checkpoint is not None:
                     await producer.send_offsets_to_transaction(
                         {part.tp: OffsetAndMetadata(checkpoint.offset, checkpoint.metadata())},
@@ -525,7 +571,7 @@ class Service:
                     enable_idempotence=True,
                     transaction_timeout_ms=self.settings.transaction_timeout_ms,
                     linger_ms=5,
-                    max_request_size=max(self.settings.max_message_bytes * 2, 1_048_576),
+                    max_request_size=self._max_request,
                 )
                 await producer.start()
                 producers[tp] = producer

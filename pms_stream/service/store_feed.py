@@ -37,6 +37,7 @@ class StoreFeed:
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
+            max_partition_fetch_bytes=16 * 1024 * 1024,  # statements of up to 10 MiB and more
         )
         self.ready = False
         self.read = 0

@@ -259,3 +259,40 @@ async def test_http_endpoints_and_graceful_stop(
     assert "stopped" in stopped
     for line in service.log_path.read_text().splitlines():
         msgspec.json.decode(line)  # every log line is JSON
+
+
+async def test_a_statement_over_one_megabyte_is_published_and_one_over_the_limit_rejected(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, topics: Topics, tmp_path: Path
+) -> None:
+    big = generate(
+        GenerateOptions(
+            statements=1, seed=3, framing="block", daily=(3500, 3500), finals=0.0, final_only=0.0
+        )
+    )
+    data = as_bytes(big)
+    (expected,) = [e for e in offline(data) if e["type"] == "statement"]
+    assert len(json.dumps(expected)) > 1_048_576  # over Kafka's default message size
+    service = await start(kafka_bootstrap, topics, tmp_path, "a")
+    try:
+        await produce(kafka_bootstrap, topics.input, pairs(data, pack=100))
+        got = await consume(kafka_bootstrap, topics.statements, count=1, timeout=60)
+        assert [without_source(json.loads(r.value or b"")) for r in got] == [
+            without_source(expected)
+        ]
+    finally:
+        await service.terminate()
+
+    small = Topics.new("pms-svc-small")
+    service = await start(kafka_bootstrap, small, tmp_path, "b", PMS_MAX_STATEMENT_BYTES="200000")
+    try:
+        await produce(kafka_bootstrap, small.input, pairs(data, pack=100))
+        (reject,) = await consume(kafka_bootstrap, small.rejects, count=1, timeout=60)
+        doc = json.loads(reject.value or b"")
+        assert "over max_statement_bytes (200000)" in doc["reason"]
+        assert doc["record_count"] == expected["record_count"]
+        assert await consume(kafka_bootstrap, small.statements, count=1, timeout=3) == []
+    finally:
+        await service.terminate()
+        await delete_topics(
+            admin, [small.input, small.statements, small.acks, small.rejects, small.metrics]
+        )

@@ -78,3 +78,12 @@ chaos:
 fuzz:
 	@$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet 'atheris==3.0.0'
 	$(BIN)/python -m fuzz.run $(FUZZ_ARGS)
+
+# Soak (bench/README.md, docs/reliability.md): `pms-stream run` under a steady load for 10 minutes
+# on a broker of its own (port 39092); RSS, throughput, lag and open state over time to
+# bench/out/soak-*.csv and .png, and zero lost / duplicated checked. matplotlib draws the PNG: it
+# is installed here if missing (not a dependency). E.g. SOAK_ARGS='--minutes 1 --rate 5000'.
+.PHONY: soak
+soak:
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet 'matplotlib==3.11.2'
+	$(BIN)/python bench/soak.py --start-broker $(SOAK_ARGS)

@@ -21,10 +21,23 @@ Then it checks the output: the statements on the topic (read_committed) against 
 the very messages that were sent (a `PartitionTask`, as tests/chaos does): zero lost, zero
 duplicated; rejects compared by their raw bytes; one answer per reroute request.
 
-Verdicts: memory bounded when the mean RSS of the feed's last third is within `--tolerance-pct`
-of its middle third's (the first third is warm-up: caches, the reroute store filling); open state
-bounded likewise, and 0 once idle keys were flushed; lag back to 0 after the feed, and its last
-third not above its middle third.
+A pause: `--pause-at-s` into the feed the feeder stops for `--pause-s`, then sends the messages
+that fell due meanwhile as fast as it can (an upstream outage and its backlog): the service
+catches up with the largest batches it takes, which is when it needs the most memory. Putting
+that peak early lets the rest of the run show whether memory stays under it.
+
+Memory is sampled two ways: the RSS of the service (/proc), and a heap probe inside it
+(bench/soak_probe/sitecustomize.py, put on the service's PYTHONPATH): bytes malloc has in use,
+Python's small-object blocks, objects tracked by the garbage collector. RSS is a high-water mark
+(freed memory is not always given back to the system), so it alone cannot tell a peak from a
+leak; the heap figures can.
+
+Verdicts: *RSS bounded* when the RSS peak of the feed's last half is no higher than the first
+half's (which holds the pause), within `--tolerance-pct` and 4 MiB; *heap not growing* when the
+mean of each heap figure over the feed's last third is within `--tolerance-pct` (and 2 MiB or
+1,000) of its middle third's (the first third is warm-up: caches, the reroute store filling);
+open state bounded likewise, and 0 once idle keys were flushed; lag back to 0 after the feed, and
+its last third not above its middle third.
 
 Writes `--out`/soak-<time>.csv (one row per sample), .png (the curves, matplotlib when it is
 installed, else a plain picture without text) and .json (the summary); `--docs-png PATH` copies
@@ -109,6 +122,10 @@ COLUMNS = (
     "statements_total",  # pms_statements_total, all statuses (reroute copies included)
     "store_statements",  # pms_statement_store_statements
     "store_mib",  # pms_statement_store_bytes
+    "heap_mib",  # the heap probe: bytes malloc has handed out (in use), MiB
+    "heap_free_mib",  # the heap probe: bytes malloc holds free in its arenas, MiB
+    "py_blocks_k",  # the heap probe: Python's small-object blocks, thousands
+    "gc_objects_k",  # the heap probe: objects the garbage collector tracks, thousands
     "service_cpu",  # cores used since the last sample (1.0 = one core busy)
     "broker_cpu",
     "soak_cpu",  # this script (feeder, sampler)
@@ -334,6 +351,31 @@ class Progress:
     records: int = 0
     started: float = 0.0  # monotonic
     finished: float | None = None
+    paused: tuple[float, float] | None = None  # the pause, seconds since the start of the feed
+
+
+PROBE_DIR = Path(__file__).resolve().parent / "soak_probe"
+
+
+def heap_figures(path: Path | None) -> dict[str, float | str]:
+    """The heap probe's last line (bench/soak_probe/sitecustomize.py), as CSV columns."""
+    empty: dict[str, float | str] = dict.fromkeys(
+        ("heap_mib", "heap_free_mib", "py_blocks_k", "gc_objects_k"), ""
+    )
+    try:
+        assert path is not None
+        with path.open("rb") as f:
+            f.seek(max(f.seek(0, os.SEEK_END) - 4096, 0))
+            last = json.loads(f.read().splitlines()[-1])
+    except (AssertionError, OSError, ValueError, IndexError):
+        return empty
+    inuse, free = last.get("malloc_inuse"), last.get("malloc_free")
+    return {
+        "heap_mib": round(inuse / MIB, 1) if inuse is not None else "",
+        "heap_free_mib": round(free / MIB, 1) if free is not None else "",
+        "py_blocks_k": round(last["py_blocks"] / 1000, 1),
+        "gc_objects_k": round(last["gc_objects"] / 1000, 1),
+    }
 
 
 def rss_mib(pid: int) -> float | None:
@@ -357,8 +399,11 @@ class Sampler:
         broker_pid: int | None,
         every: float,
         csv_path: Path,
+        *,
+        heap_path: Path | None = None,
     ) -> None:
         assert service.process is not None
+        self.heap_path = heap_path
         self.service = service
         self.pid = service.process.pid
         self.progress = progress
@@ -391,6 +436,7 @@ class Sampler:
             "statements_total": int(metric_sum(metrics, "pms_statements_total")),
             "store_statements": int(metrics.get("pms_statement_store_statements", 0)),
             "store_mib": round(metrics.get("pms_statement_store_bytes", 0) / MIB, 2),
+            **heap_figures(self.heap_path),
         }
         if self._last is None:
             row |= {"fed_per_s": 0, "records_per_s": 0}
@@ -438,10 +484,21 @@ def _round(value: float | None, digits: int = 1) -> float | str:
 
 
 async def feed(
-    bootstrap: str, topic: str, pool: Pool, *, rate: float, seconds: float, progress: Progress
+    bootstrap: str,
+    topic: str,
+    pool: Pool,
+    *,
+    rate: float,
+    seconds: float,
+    progress: Progress,
+    pause_at: float = 0.0,
+    pause: float = 0.0,
 ) -> None:
     """Send the pool over and over at `rate` records/s (each message when its first record is
-    due) for `seconds`, then on to the end of the transmission under way."""
+    due) for `seconds`, then on to the end of the transmission under way. With `pause`, stop
+    sending for `pause` seconds once `pause_at` seconds have passed: the messages that fell due
+    meanwhile then go as fast as the producer sends them (an upstream outage and its backlog),
+    and the service catches up with the largest batches it takes."""
     n = len(pool.pairs)
     async with AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5
@@ -449,6 +506,12 @@ async def feed(
         pending: list[Any] = []
         i = 0
         while True:
+            elapsed = time.monotonic() - progress.started
+            if pause > 0 and progress.paused is None and elapsed >= pause_at:
+                await asyncio.gather(*pending)
+                pending.clear()
+                progress.paused = (elapsed, elapsed + pause)
+                await asyncio.sleep(pause)
             due = progress.started + progress.records / rate
             delay = due - time.monotonic()
             if delay > 0.002:
@@ -523,6 +586,14 @@ async def _soak(
         "PMS_REROUTE_TODAY": pool.today.isoformat(),  # the reroute rules' today
     }
     service = ServiceProcess(run.bootstrap, run.topics, logs, "service", **run.settings)
+    heap_path = logs / "heap.jsonl"  # the heap probe's lines (see PROBE_DIR)
+    service.env |= {
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(PROBE_DIR), service.env.get("PYTHONPATH", "")) if p
+        ),
+        "SOAK_HEAP_FILE": str(heap_path),
+        "SOAK_HEAP_EVERY_S": str(min(args.sample_s / 2, 2.0)),
+    }
     progress = Progress()
     await service.start()
     sampler: Sampler | None = None
@@ -530,7 +601,12 @@ async def _soak(
     try:
         await service.wait_ready(timeout=120)
         sampler = Sampler(
-            service, progress, broker[0] if broker else None, args.sample_s, run.csv_path
+            service,
+            progress,
+            broker[0] if broker else None,
+            args.sample_s,
+            run.csv_path,
+            heap_path=heap_path,
         )
         await sampler.sample()  # before the feed: the service idle, ready
         progress.started = time.monotonic()
@@ -549,6 +625,8 @@ async def _soak(
             rate=args.rate,
             seconds=args.minutes * 60,
             progress=progress,
+            pause_at=args.pause_at_s,
+            pause=args.pause_s,
         )
         sampler.phase = "drain"
         drained = await _drain(sampler, progress, args)
@@ -621,17 +699,36 @@ def _thirds(rows: list[dict[str, Any]], column: str) -> tuple[list[float], list[
     return middle, last
 
 
+def _halves(rows: list[dict[str, Any]], column: str) -> tuple[list[float], list[float]]:
+    """The values of `column` in the first and the last half of the feed (by time)."""
+    feed = [r for r in rows if r["phase"] == "feed" and r[column] != ""]
+    if not feed:
+        return [], []
+    end = max(r["t_s"] for r in feed)
+    first = [float(r[column]) for r in feed if r["t_s"] < end / 2]
+    last = [float(r[column]) for r in feed if r["t_s"] >= end / 2]
+    return first, last
+
+
+def _peak_held(rows: list[dict[str, Any]], column: str, tolerance: float, slack: float) -> bool:
+    """The last half's maximum no higher than the first half's (within the tolerance)."""
+    first, last = _halves(rows, column)
+    if not first or not last:
+        return False
+    return max(last) <= max(first) * (1 + tolerance) + slack
+
+
 def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
 def slope_per_min(rows: list[dict[str, Any]], column: str) -> float:
-    """Least-squares slope of `column` over the last two thirds of the feed, per minute."""
+    """Least-squares slope of `column` over the last half of the feed, per minute."""
     feed = [r for r in rows if r["phase"] == "feed" and r[column] != ""]
     if len(feed) < 3:
         return 0.0
     end = max(r["t_s"] for r in feed)
-    points = [(float(r["t_s"]), float(r[column])) for r in feed if r["t_s"] >= end / 3]
+    points = [(float(r["t_s"]), float(r[column])) for r in feed if r["t_s"] >= end / 2]
     if len(points) < 2:
         return 0.0
     xs, ys = zip(*points, strict=True)
@@ -667,6 +764,9 @@ def summary(
     rss = [float(r["rss_mib"]) for r in rows if r["rss_mib"] != ""]
     tolerance = args.tolerance_pct / 100
     rss_middle, rss_last = _thirds(rows, "rss_mib")
+    rss_first_half, rss_last_half = _halves(rows, "rss_mib")
+    heap = {c: _thirds(rows, c) for c in ("heap_mib", "py_blocks_k", "gc_objects_k")}
+    probed = all(middle and last for middle, last in heap.values())
     open_middle, open_last = _thirds(rows, "open_statements")
     lag_middle, lag_last = _thirds(rows, "lag")
     per_s_msgs = args.rate / max(_mean(pool.records), 1)  # messages per second fed
@@ -676,8 +776,16 @@ def summary(
     passes = progress.messages / len(pool.pairs)
     end = rows[-1]
     verdicts = {
-        # RSS: the last third's mean within the tolerance (and 4 MiB) of the middle third's
-        "memory bounded": _bounded(rows, "rss_mib", tolerance, 4.0),
+        # RSS is a high-water mark: its peak in the last half of the feed no higher than the
+        # peak of the first half (which holds the pause and its catch-up), give or take the
+        # tolerance and 4 MiB
+        "RSS bounded (peak held)": _peak_held(rows, "rss_mib", tolerance, 4.0),
+        # what the heap holds: malloc's bytes in use (give or take 2 MiB), Python's blocks and
+        # the objects (give or take 1,000), last third within the tolerance of the middle third
+        "heap not growing": probed
+        and _bounded(rows, "heap_mib", tolerance, 2.0)
+        and _bounded(rows, "py_blocks_k", tolerance, 1.0)
+        and _bounded(rows, "gc_objects_k", tolerance, 1.0),
         # open statements: likewise (give or take 2), and none left after the idle timeout
         "open state bounded": _bounded(rows, "open_statements", tolerance, 2.0)
         and end["open_statements"] == 0,
@@ -721,6 +829,19 @@ def summary(
         "rss_middle_third_mib": round(_mean(rss_middle), 1),
         "rss_last_third_mib": round(_mean(rss_last), 1),
         "rss_slope_mib_per_min": round(slope_per_min(rows, "rss_mib"), 2),
+        "rss_first_half_max_mib": max(rss_first_half, default=None),
+        "rss_last_half_max_mib": max(rss_last_half, default=None),
+        "pause": [round(t, 1) for t in progress.paused] if progress.paused else None,
+        "heap": {
+            column: {
+                "middle_third_mean": round(_mean(middle), 1),
+                "last_third_mean": round(_mean(last), 1),
+                "slope_per_min": round(slope_per_min(rows, column), 3),
+            }
+            for column, (middle, last) in heap.items()
+        }
+        if probed
+        else None,
         "lag_max": max(int(r["lag"]) for r in rows),
         "lag_last_third_mean": round(_mean(lag_last), 1),
         "lag_middle_third_mean": round(_mean(lag_middle), 1),
@@ -808,7 +929,9 @@ def table(report: dict[str, Any]) -> str:
         ("RSS end", _mib(report["rss_end_mib"])),
         ("RSS mean, middle third of the feed", _mib(report["rss_middle_third_mib"])),
         ("RSS mean, last third of the feed", _mib(report["rss_last_third_mib"])),
-        ("RSS slope, last two thirds", f"{report['rss_slope_mib_per_min']:+.2f} MiB/min"),
+        ("RSS max, first / last half of the feed", _max_halves(report)),
+        ("RSS slope, last half", f"{report['rss_slope_mib_per_min']:+.2f} MiB/min"),
+        *_heap_rows(report),
         ("lag max (messages)", f"{report['lag_max']:,}"),
         (
             "lag mean, middle / last third",
@@ -839,6 +962,29 @@ def table(report: dict[str, Any]) -> str:
         f"whole run {report['seconds']} s"
     )
     return "\n".join(out)
+
+
+def _max_halves(report: dict[str, Any]) -> str:
+    first, last = report["rss_first_half_max_mib"], report["rss_last_half_max_mib"]
+    return f"{first} / {last} MiB" if first is not None and last is not None else "-"
+
+
+def _heap_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    heap = report["heap"]
+    if not heap:
+        return [("heap probe", "no figures")]
+    names = {
+        "heap_mib": "malloc in use, MiB",
+        "py_blocks_k": "Python blocks, thousands",
+        "gc_objects_k": "gc objects, thousands",
+    }
+    return [
+        (
+            f"{names[c]}: middle / last third",
+            _pair(h["middle_third_mean"], h["last_third_mean"]),
+        )
+        for c, h in heap.items()
+    ]
 
 
 def _mib(value: float | None) -> str:
@@ -873,7 +1019,11 @@ PANELS = (
     Panel(
         "memory",
         "MiB",
-        (("rss_mib", "service RSS"), ("store_mib", "reroute store (statement JSON)")),
+        (
+            ("rss_mib", "service RSS"),
+            ("heap_mib", "malloc in use (heap probe)"),
+            ("store_mib", "reroute store (statement JSON)"),
+        ),
     ),
     Panel(
         "throughput",
@@ -1077,6 +1227,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to feed")
     parser.add_argument("--rate", type=float, default=15_000.0, help="records/s fed")
+    parser.add_argument(
+        "--pause-at-s", type=float, default=120.0, help="when the feed pauses (s into the feed)"
+    )
+    parser.add_argument(
+        "--pause-s", type=float, default=45.0, help="how long it pauses (0: no pause)"
+    )
     parser.add_argument("--pack", type=int, default=20, help="records per message (at most)")
     parser.add_argument("--pool-records", type=int, default=1_000_000, help="records in the pool")
     parser.add_argument("--bad", type=int, default=200, help="bad inputs in the pool")

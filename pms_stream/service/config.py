@@ -109,6 +109,9 @@ class Settings:
 
     bootstrap_servers: str = "127.0.0.1:9092"
     group_id: str = "pms-stream"
+    # Static group membership (KIP-345): a member restarted under the same id within the session
+    # timeout gets its partitions back at once, without a rebalance. One id per instance.
+    group_instance_id: str | None = None
     input_topic: str = "pms.records"
     statements_topic: str = "pms.statements"
     reroute_acks_topic: str = "pms.reroute-acks"
@@ -384,6 +387,9 @@ def _read_overrides(overrides: Mapping[str, object]) -> dict[str, tuple[object, 
 # ---- validation ---------------------------------------------------------------------------
 
 
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
 def _check(settings: Settings, origin: Mapping[str, str], problems: _Problems) -> None:
     def where(name: str) -> str:
         return origin.get(name, "default")
@@ -426,6 +432,12 @@ def _check(settings: Settings, origin: Mapping[str, str], problems: _Problems) -
             )
         elif not os.path.isfile(path):
             problems.add(f"{name} ({where(name)}): no such file: {path!r}")
+    instance = settings.group_instance_id
+    if instance is not None and not _INSTANCE_ID.fullmatch(instance):
+        problems.add(
+            f"group_instance_id ({where('group_instance_id')}): {instance!r}; expected 1 to 249 "
+            "letters, digits, '.', '_' or '-' (a pod name, say), unique to each instance"
+        )
     if settings.reroute_today is not None:
         try:
             date.fromisoformat(settings.reroute_today)

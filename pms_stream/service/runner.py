@@ -221,6 +221,7 @@ class Service:
         self._consumer = AIOKafkaConsumer(
             **self._kafka,
             group_id=self.settings.group_id,
+            group_instance_id=self.settings.group_instance_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",

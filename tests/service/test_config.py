@@ -89,6 +89,7 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_SHUTDOWN_TIMEOUT_S": "7",
         "PMS_TRANSACTION_TIMEOUT_MS": "30000",
         "PMS_SESSION_TIMEOUT_MS": "6000",
+        "PMS_GROUP_INSTANCE_ID": "pms-stream-0",
         "PMS_REROUTE_TODAY": "2026-11-20",
         **SASL_ENV,
     }
@@ -126,6 +127,7 @@ def test_every_field_has_an_environment_variable() -> None:
         shutdown_timeout_s=7.0,
         transaction_timeout_ms=30000,
         session_timeout_ms=6000,
+        group_instance_id="pms-stream-0",
         reroute_today="2026-11-20",
     )
     untested = {f for f in FIELDS if f not in {"ssl_cafile", "ssl_certfile", "ssl_keyfile"}}
@@ -357,6 +359,16 @@ def test_ssl_files_must_exist_and_need_an_ssl_protocol(tmp_path: Path) -> None:
 
 
 # ---- password ------------------------------------------------------------------------------
+
+
+def test_group_instance_id_is_checked() -> None:
+    assert load_settings(env={}).group_instance_id is None
+    s = load_settings(env={"PMS_GROUP_INSTANCE_ID": "pms-stream-7f9c_a.b"})
+    assert s.group_instance_id == "pms-stream-7f9c_a.b"
+    for bad in ("has space", "x" * 250, "ünï"):
+        text = error_of(env={"PMS_GROUP_INSTANCE_ID": bad})
+        assert "group_instance_id (environment" in text
+        assert "unique to each instance" in text
 
 
 def test_password_hides_its_value() -> None:

@@ -1,0 +1,101 @@
+"""Static group membership (`PMS_GROUP_INSTANCE_ID`, KIP-345) against the real broker: an
+instance killed with SIGKILL and started again under the same id gets its partitions back at
+once instead of waiting for the group session of the killed member to time out, and exactly
+once still holds across the kill.
+
+The session timeout is 45 s here, so a restart that had to wait for the group to drop the killed
+member would take at least 45 s; the assertion (ready within 20 s) cannot pass that way, and
+leaves room for a slow shared machine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiokafka.admin import AIOKafkaAdminClient
+
+from pms_stream.commands.parse import parse_stream
+from pms_stream.commands.send import messages
+from pms_stream.generator import GenerateOptions, generate
+from tests.integration.service_harness import ServiceProcess, Topics
+from tests.kafka_helpers import consume, consume_to_end, delete_topics, produce
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
+
+SESSION_TIMEOUT_S = 45
+READY_WITHIN_S = 20
+
+
+@pytest_asyncio.fixture
+async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
+    t = Topics.new("pms-static")
+    yield t
+    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+
+
+def statements_of(data: bytes) -> Counter[str]:
+    out = io.BytesIO()
+    parse_stream(io.BytesIO(data), "file", out)
+    docs = [json.loads(line) for line in out.getvalue().splitlines()]
+    return Counter(without_source(d) for d in docs if d["type"] == "statement")
+
+
+def without_source(doc: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in doc.items() if k not in ("source", "time")}, sort_keys=True)
+
+
+async def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_at_once(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    buf = io.BytesIO()
+    generate(GenerateOptions(statements=60, seed=23, framing="block")).write(buf)
+    data = buf.getvalue()
+    expected = statements_of(data)
+    chunks = list(messages(io.BytesIO(data), 5, "filer", concatenate=False))
+    half = len(chunks) // 2
+    service = ServiceProcess(
+        kafka_bootstrap,
+        topics,
+        tmp_path,
+        "static",
+        PMS_GROUP_INSTANCE_ID="pms-static-0",
+        PMS_SESSION_TIMEOUT_MS=str(SESSION_TIMEOUT_S * 1000),
+    )
+    await service.start()
+    try:
+        await service.wait_ready(60)
+        await produce(kafka_bootstrap, topics.input, chunks[:half])
+        some = await consume(kafka_bootstrap, topics.statements, count=5, timeout=60)
+        assert len(some) >= 5, "statements flow before the kill"
+
+        await service.kill()
+        started = time.monotonic()
+        await service.start()
+        await service.wait_ready(SESSION_TIMEOUT_S + 30)
+        ready_s = time.monotonic() - started
+        assert ready_s < READY_WITHIN_S, (
+            f"ready {ready_s:.1f} s after the restart: the group waited for the killed member "
+            f"(session timeout {SESSION_TIMEOUT_S} s) instead of recognising it"
+        )
+
+        await produce(kafka_bootstrap, topics.input, chunks[half:])
+        await consume(kafka_bootstrap, topics.statements, count=sum(expected.values()), timeout=90)
+        assert await service.terminate() == 0
+        got = await consume_to_end(kafka_bootstrap, topics.statements, timeout=30)
+        seen = Counter(without_source(json.loads(r.value or b"")) for r in got)
+        assert not expected - seen, f"{sum((expected - seen).values())} statements lost"
+        assert not seen - expected, f"{sum((seen - expected).values())} statements duplicated"
+    finally:
+        if service.process is not None and service.process.returncode is None:
+            await service.terminate()
+    assigned = [e for e in service.log_events() if e.get("event") == "partitions assigned"]
+    assert len(assigned) >= 2, "both lives of the instance logged their assignment"
+    assert assigned[-1]["partitions"] == [0, 1, 2]

@@ -144,6 +144,7 @@ class Settings:
     stall_timeout_s: float = 60.0
     shutdown_timeout_s: float = 20.0
     transaction_timeout_ms: int = 60_000
+    transaction_retry_backoff_ms: int = 20  # the transactional producers' retry_backoff_ms
     session_timeout_ms: int = 10_000  # consumer group session; the broker allows 6000 and up
     reroute_today: str | None = None  # YYYY-MM-DD the reroute rules take as today (tests, replays)
 

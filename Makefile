@@ -79,7 +79,18 @@ fuzz:
 	@$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/pip install --quiet 'atheris==3.0.0'
 	$(BIN)/python -m fuzz.run $(FUZZ_ARGS)
 
-# Soak (bench/README.md, docs/reliability.md): `pms-stream run` under a steady load for 10 minutes
+# Security and privacy checks (docs/reliability.md): SASL/SCRAM and SASL_SSL with a CA made per
+# run, no secret and no SSN-shaped importer number in logs, metric labels or the metrics topic,
+# the HTTP server's address and paths, and the input limits turning excess into rejects.
+SECURITY_TESTS := tests/integration/test_security.py tests/integration/test_privacy.py \
+	tests/service/test_http.py tests/service/test_logs.py tests/service/test_partition_task.py \
+	tests/core/test_assembler.py
+.PHONY: security
+security:
+	@trap '$(BROKER) down' EXIT; $(BROKER) up || exit 1; \
+	$(BIN)/pytest -p no:cacheprovider $(SECURITY_TESTS) $(PYTEST_ARGS)
+
+# Soak (bench/README.md, docs/reliability.md): `pms-stream run` under a steady load for minutes
 # on a broker of its own (port 39092); RSS, throughput, lag and open state over time to
 # bench/out/soak-*.csv and .png, and zero lost / duplicated checked. matplotlib draws the PNG: it
 # is installed here if missing (not a dependency). E.g. SOAK_ARGS='--minutes 1 --rate 5000'.

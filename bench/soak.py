@@ -21,7 +21,8 @@ Then it checks the output: the statements on the topic (read_committed) against 
 the very messages that were sent (a `PartitionTask`, as tests/chaos does): zero lost, zero
 duplicated; rejects compared by their raw bytes; one answer per reroute request.
 
-A pause: `--pause-at-s` into the feed the feeder stops for `--pause-s`, then sends the messages
+A pause: `--pause-at-s` into the feed, at the end of a transmission, the feeder stops for
+`--pause-s`, then sends the messages
 that fell due meanwhile as fast as it can (an upstream outage and its backlog): the service
 catches up with the largest batches it takes, which is when it needs the most memory. Putting
 that peak early lets the rest of the run show whether memory stays under it.
@@ -500,7 +501,9 @@ async def feed(
 ) -> None:
     """Send the pool over and over at `rate` records/s (each message when its first record is
     due) for `seconds`, then on to the end of the transmission under way. With `pause`, stop
-    sending for `pause` seconds once `pause_at` seconds have passed: the messages that fell due
+    sending for `pause` seconds at the first end of a transmission after `pause_at` seconds (so
+    that nothing is open: a statement left open longer than the idle timeout would be flushed
+    as a reject, which the oracle does not model): the messages that fell due
     meanwhile then go as fast as the producer sends them (an upstream outage and its backlog),
     and the service catches up with the largest batches it takes."""
     n = len(pool.pairs)
@@ -511,7 +514,8 @@ async def feed(
         i = 0
         while True:
             elapsed = time.monotonic() - progress.started
-            if pause > 0 and progress.paused is None and elapsed >= pause_at:
+            between = i > 0 and pool.ends[(i - 1) % n]  # the last message ended a transmission
+            if pause > 0 and progress.paused is None and elapsed >= pause_at and between:
                 await asyncio.gather(*pending)
                 pending.clear()
                 progress.paused = (elapsed, elapsed + pause)

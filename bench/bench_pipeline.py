@@ -1153,12 +1153,8 @@ def _csv_guarantees(text: str) -> list[str]:
     return names
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--records", type=int, default=100_000, help="input records (at least)")
-    parser.add_argument("--shapes", type=_csv_ints, default=[1, 100], help="records per message")
-    parser.add_argument("--guarantees", type=_csv_guarantees, default=list(GUARANTEES))
-    parser.add_argument("--seed", type=int, default=1)
+def add_broker_arguments(parser: argparse.ArgumentParser, *, default_port: int) -> None:
+    """--bootstrap, --start-broker and --broker-port, as this script and bench/soak.py take them."""
     parser.add_argument("--bootstrap", help="default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092")
     parser.add_argument(
         "--start-broker",
@@ -1166,8 +1162,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="start a broker (Kafka's JVM defaults) for this run, then stop it",
     )
     parser.add_argument(
-        "--broker-port", type=int, default=29092, help="--start-broker: its port (+1..+3 too)"
+        "--broker-port",
+        type=int,
+        default=default_port,
+        help="--start-broker: its port (+1..+3 too)",
     )
+
+
+def bootstrap_of(args: argparse.Namespace, own: OwnBroker | None) -> str:
+    """The brokers to use: the own broker's, else --bootstrap, $KAFKA_BOOTSTRAP_SERVERS, 9092."""
+    if own is not None:
+        return f"127.0.0.1:{args.broker_port}"
+    return args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, default=100_000, help="input records (at least)")
+    parser.add_argument("--shapes", type=_csv_ints, default=[1, 100], help="records per message")
+    parser.add_argument("--guarantees", type=_csv_guarantees, default=list(GUARANTEES))
+    parser.add_argument("--seed", type=int, default=1)
+    add_broker_arguments(parser, default_port=29092)
     parser.add_argument("--latency-rate", type=float, default=2000.0, help="records/s fed")
     parser.add_argument("--latency-seconds", type=float, default=10.0, help="0: no latency runs")
     parser.add_argument("--restore-keys", type=int, default=30)
@@ -1216,11 +1231,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(passthrough(json.loads(args.passthrough_child)))
         return 0
     own = OwnBroker(args.broker_port, args.out) if args.start_broker else None
-    bootstrap = (
-        f"127.0.0.1:{args.broker_port}"
-        if own
-        else args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
-    )
+    bootstrap = bootstrap_of(args, own)
     env = service_env(args.set)
     defaults = Settings()
 

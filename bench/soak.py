@@ -80,6 +80,8 @@ from bench.bench_pipeline import (
     CpuSnapshot,
     CpuUse,
     OwnBroker,
+    add_broker_arguments,
+    bootstrap_of,
     broker_process,
     metric_sum,
     parse_metrics,
@@ -367,12 +369,13 @@ def heap_figures(path: Path | None) -> dict[str, float | str]:
     empty: dict[str, float | str] = dict.fromkeys(
         ("heap_mib", "heap_free_mib", "py_blocks_k", "gc_objects_k"), ""
     )
+    if path is None:
+        return empty
     try:
-        assert path is not None
         with path.open("rb") as f:
             f.seek(max(f.seek(0, os.SEEK_END) - 4096, 0))
             last = json.loads(f.read().splitlines()[-1])
-    except (AssertionError, OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError):
         return empty
     inuse, free = last.get("malloc_inuse"), last.get("malloc_free")
     return {
@@ -696,26 +699,32 @@ async def _drain(sampler: Sampler, progress: Progress, args: argparse.Namespace)
 # ---- the summary --------------------------------------------------------------------------------
 
 
+def _window(
+    rows: list[dict[str, Any]], column: str, start: float, stop: float
+) -> list[tuple[float, float]]:
+    """(t, value) of `column` from fraction `start` to fraction `stop` of the feed (by time; the
+    last window takes the end)."""
+    feed = [
+        (float(r["t_s"]), float(r[column]))
+        for r in rows
+        if r["phase"] == "feed" and r[column] != ""
+    ]
+    end = max((t for t, _ in feed), default=0.0)
+    return [(t, v) for t, v in feed if start * end <= t and (t < stop * end or stop >= 1)]
+
+
+def _values(rows: list[dict[str, Any]], column: str, start: float, stop: float) -> list[float]:
+    return [v for _, v in _window(rows, column, start, stop)]
+
+
 def _thirds(rows: list[dict[str, Any]], column: str) -> tuple[list[float], list[float]]:
     """The values of `column` in the middle and the last third of the feed (by time)."""
-    feed = [r for r in rows if r["phase"] == "feed" and r[column] != ""]
-    if not feed:
-        return [], []
-    end = max(r["t_s"] for r in feed)
-    middle = [float(r[column]) for r in feed if end / 3 <= r["t_s"] < 2 * end / 3]
-    last = [float(r[column]) for r in feed if r["t_s"] >= 2 * end / 3]
-    return middle, last
+    return _values(rows, column, 1 / 3, 2 / 3), _values(rows, column, 2 / 3, 1)
 
 
 def _halves(rows: list[dict[str, Any]], column: str) -> tuple[list[float], list[float]]:
     """The values of `column` in the first and the last half of the feed (by time)."""
-    feed = [r for r in rows if r["phase"] == "feed" and r[column] != ""]
-    if not feed:
-        return [], []
-    end = max(r["t_s"] for r in feed)
-    first = [float(r[column]) for r in feed if r["t_s"] < end / 2]
-    last = [float(r[column]) for r in feed if r["t_s"] >= end / 2]
-    return first, last
+    return _values(rows, column, 0, 1 / 2), _values(rows, column, 1 / 2, 1)
 
 
 def _peak_held(rows: list[dict[str, Any]], column: str, tolerance: float, slack: float) -> bool:
@@ -732,11 +741,7 @@ def _mean(values: Sequence[float]) -> float:
 
 def slope_per_min(rows: list[dict[str, Any]], column: str) -> float:
     """Least-squares slope of `column` over the last half of the feed, per minute."""
-    feed = [r for r in rows if r["phase"] == "feed" and r[column] != ""]
-    if len(feed) < 3:
-        return 0.0
-    end = max(r["t_s"] for r in feed)
-    points = [(float(r["t_s"]), float(r[column])) for r in feed if r["t_s"] >= end / 2]
+    points = _window(rows, column, 1 / 2, 1)
     if len(points) < 2:
         return 0.0
     xs, ys = zip(*points, strict=True)
@@ -1255,17 +1260,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--drain-timeout-s", type=float, default=300.0, help="longest wait after the feed"
     )
     parser.add_argument(
-        "--tolerance-pct", type=float, default=5.0, help="growth allowed, last third vs middle"
+        "--tolerance-pct",
+        type=float,
+        default=5.0,
+        help="growth allowed: last third vs middle, last half's peak vs first's",
     )
-    parser.add_argument("--bootstrap", help="default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092")
-    parser.add_argument(
-        "--start-broker",
-        action="store_true",
-        help="start a broker (Kafka's JVM defaults) for this run, then stop it",
-    )
-    parser.add_argument(
-        "--broker-port", type=int, default=39092, help="--start-broker: its port (+1..+3 too)"
-    )
+    add_broker_arguments(parser, default_port=39092)
     parser.add_argument(
         "--set",
         action="append",
@@ -1307,11 +1307,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.replot:
         return replot(args)
     own = OwnBroker(args.broker_port, args.out) if args.start_broker else None
-    bootstrap = (
-        f"127.0.0.1:{args.broker_port}"
-        if own
-        else args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
-    )
+    bootstrap = bootstrap_of(args, own)
     run = Run(bootstrap, args.out, time.strftime("%Y%m%d-%H%M%S"), service_env(args.set))
     try:
         if own is not None:

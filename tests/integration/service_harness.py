@@ -3,12 +3,15 @@
 Each `ServiceProcess` is the installed console script with its own environment: uuid-named
 topics and group, an HTTP port of its own, JSON logs to a file. Tests start it, wait until it
 is ready (`/readyz`), send input with `tests.kafka_helpers`, read the read_committed output, and
-stop it with SIGTERM or kill it with SIGKILL.
+stop it with SIGTERM or kill it with SIGKILL. `as_bytes` and `pairs` make the input (messages
+keyed by filer as `pms-stream send` cuts them); `offline` and `without_source` what the service
+should publish: the offline parse of the same bytes, compared without `source` and `time`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -20,6 +23,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pms_stream.commands.parse import parse_stream
+from pms_stream.commands.send import messages
+from pms_stream.generator import Generated
 
 EXE = str(Path(sys.executable).with_name("pms-stream"))
 
@@ -146,3 +153,27 @@ class ServiceProcess:
             except ValueError:
                 continue
         return events
+
+
+def as_bytes(generated: Generated) -> bytes:
+    """A generated transmission as the bytes of its file."""
+    buf = io.BytesIO()
+    generated.write(buf)
+    return buf.getvalue()
+
+
+def pairs(data: bytes, pack: int) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) messages of up to `pack` records, keyed by filer, as `pms-stream send` does."""
+    return list(messages(io.BytesIO(data), pack, "filer", concatenate=False))
+
+
+def offline(data: bytes) -> list[dict[str, Any]]:
+    """The events `pms-stream parse` makes of `data` (statements, rejects, ...), as JSON objects."""
+    out = io.BytesIO()
+    parse_stream(io.BytesIO(data), "file", out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def without_source(doc: dict[str, Any]) -> str:
+    """An event's JSON without where and when it was made: equal for the same statement."""
+    return json.dumps({k: v for k, v in doc.items() if k not in ("source", "time")}, sort_keys=True)

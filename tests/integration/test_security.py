@@ -22,8 +22,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
 from tests.integration.conftest import BrokerSecurity, SaslProtocol
-from tests.integration.service_harness import ServiceProcess, Topics
-from tests.integration.test_service import as_bytes, offline, pairs, without_source
+from tests.integration.service_harness import (
+    ServiceProcess,
+    Topics,
+    as_bytes,
+    offline,
+    pairs,
+    without_source,
+)
 from tests.kafka_helpers import Received, delete_topics, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]

@@ -5,24 +5,28 @@ graceful stop. Every test runs the installed console script as a separate proces
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
-from pms_stream.commands.parse import parse_stream
-from pms_stream.commands.send import messages
-from pms_stream.generator import Generated, GenerateOptions, generate
+from pms_stream.generator import GenerateOptions, generate
 from tests.core import statements_by_hand as sh
-from tests.integration.service_harness import ServiceProcess, Topics, http_get
+from tests.integration.service_harness import (
+    ServiceProcess,
+    Topics,
+    as_bytes,
+    http_get,
+    offline,
+    pairs,
+    without_source,
+)
 from tests.kafka_helpers import consume, delete_topics, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
@@ -33,26 +37,6 @@ async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
     t = Topics.new("pms-svc")
     yield t
     await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
-
-
-def offline(data: bytes) -> list[dict[str, Any]]:
-    out = io.BytesIO()
-    parse_stream(io.BytesIO(data), "file", out)
-    return [json.loads(line) for line in out.getvalue().splitlines()]
-
-
-def without_source(doc: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in doc.items() if k not in ("source", "time")}, sort_keys=True)
-
-
-def as_bytes(generated: Generated) -> bytes:
-    buf = io.BytesIO()
-    generated.write(buf)
-    return buf.getvalue()
-
-
-def pairs(data: bytes, pack: int) -> list[tuple[bytes | None, bytes]]:
-    return list(messages(io.BytesIO(data), pack, "filer", concatenate=False))
 
 
 async def start(

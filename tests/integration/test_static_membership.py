@@ -10,22 +10,25 @@ leaves room for a slow shared machine.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
-from pms_stream.commands.parse import parse_stream
-from pms_stream.commands.send import messages
 from pms_stream.generator import GenerateOptions, generate
-from tests.integration.service_harness import ServiceProcess, Topics
+from tests.integration.service_harness import (
+    ServiceProcess,
+    Topics,
+    as_bytes,
+    offline,
+    pairs,
+    without_source,
+)
 from tests.kafka_helpers import consume, consume_to_end, delete_topics, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
@@ -41,25 +44,12 @@ async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
     await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
 
 
-def statements_of(data: bytes) -> Counter[str]:
-    out = io.BytesIO()
-    parse_stream(io.BytesIO(data), "file", out)
-    docs = [json.loads(line) for line in out.getvalue().splitlines()]
-    return Counter(without_source(d) for d in docs if d["type"] == "statement")
-
-
-def without_source(doc: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in doc.items() if k not in ("source", "time")}, sort_keys=True)
-
-
 async def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_at_once(
     kafka_bootstrap: str, topics: Topics, tmp_path: Path
 ) -> None:
-    buf = io.BytesIO()
-    generate(GenerateOptions(statements=60, seed=23, framing="block")).write(buf)
-    data = buf.getvalue()
-    expected = statements_of(data)
-    chunks = list(messages(io.BytesIO(data), 5, "filer", concatenate=False))
+    data = as_bytes(generate(GenerateOptions(statements=60, seed=23, framing="block")))
+    expected = Counter(without_source(e) for e in offline(data) if e["type"] == "statement")
+    chunks = pairs(data, pack=5)
     half = len(chunks) // 2
     service = ServiceProcess(
         kafka_bootstrap,

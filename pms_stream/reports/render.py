@@ -20,6 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Final, Literal
 
+from pms_stream.domain import payment_types
 from pms_stream.domain.fee_classes import report_label
 from pms_stream.reports import layout
 from pms_stream.reports.layout import BLANK, PAGE_LINES, Field, Text, compose
@@ -49,7 +50,6 @@ Names = Mapping[str, str]  # filer code or importer number -> the "Statement For
 Page = list[str]  # PAGE_LINES lines of WIDTH characters, without line ends
 
 ZERO: Final = Decimal("0.00")
-IMPORTER_PAYMENT_TYPES: Final = frozenset({"7", "8"})
 
 
 def format_amount(value: Decimal, width: int = layout.AMOUNT_WIDTH) -> str:
@@ -79,7 +79,7 @@ def is_importer_statement(statement: Statement) -> bool:
     """Payment type 7 or 8 (batched by importer); without a B record (payment type unknown),
     a statement whose totals name an importer."""
     if statement.payment_type is not None:
-        return statement.payment_type in IMPORTER_PAYMENT_TYPES
+        return payment_types.is_importer_statement(statement.payment_type)
     return bool(statement.importer_number)
 
 

@@ -7,9 +7,9 @@ stable strings (docs/checks.md lists them): downstream systems can alert on them
   over the daily statements, component by component and fee class by fee class. On a final
   statement the daily statements carry final amounts, so they are summed against the final
   totals; the preliminary totals then differ by exactly the `difference` (reported as info).
-- References (warning): entry number check digits (Q7), the statement number's format, its month
-  and year against the print date and its district against the processing port, and the B
-  record against Q3 (and Q5 against Q3).
+- References (warning): entry number check digits and delete source codes (Q7), the statement
+  number's format, its month and year against the print date and its district against the
+  processing port, and the B record against Q3 (and Q5 against Q3).
 - Framing (set by the assembler): Y record count, Y matching B, status present, rejected records.
 
 Flow: assembler -> **checks** -> model.
@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Final
 
 from pms_stream.catair.records import BRecord, Q5Record
+from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
 from pms_stream.domain.statement_numbers import decode_statement_number
 from pms_stream.statements.model import Check, FeeAmount, HeaderDifference, Statement, Totals
@@ -33,6 +34,7 @@ TOTAL_AMOUNT_DUE: Final = "total_amount_due"
 TOTALS_SUM: Final = "totals_sum"
 FINAL_DIFFERENCE: Final = "final_difference"
 ENTRY_CHECK_DIGIT: Final = "entry_check_digit"
+DELETE_SOURCE: Final = "delete_source"
 STATEMENT_NUMBER: Final = "statement_number"
 STATEMENT_MONTH: Final = "statement_month"
 STATEMENT_DISTRICT: Final = "statement_district"
@@ -154,6 +156,14 @@ def _entry_numbers(statement: Statement) -> Iterable[Check]:
                 "warning",
                 f"deleted entry {format_entry_number(entry.entry_number)} on daily "
                 f"statement {entry.daily_statement} has a wrong check digit or shape",
+            )
+        if not is_delete_source(entry.delete_source):
+            yield Check(
+                DELETE_SOURCE,
+                "warning",
+                f"deleted entry {format_entry_number(entry.entry_number)} on daily "
+                f"statement {entry.daily_statement}: delete source {entry.delete_source!r} is "
+                f"not a team number (NNN), ENC, BKR or ABI",
             )
 
 

@@ -113,7 +113,6 @@ PORT: Final = Field(21, 28)
 # Line 6, blank on the figures, says which record the header's values come from when the B
 # record and Q3 disagree (e.g. "STATEMENT # FROM B, Q3 2726P10002"); otherwise it stays blank.
 HEADER_NOTE: Final = Field(1, WIDTH)
-HEADER_NOTE_LINE: Final = 6
 
 HEADER_LINES: Final = 9
 

@@ -32,6 +32,7 @@ from pms_stream.statements.model import FeeAmount, Statement, Totals
 
 __all__ = [
     "REPORT_KINDS",
+    "HeaderValues",
     "Names",
     "Page",
     "ReportKind",
@@ -104,7 +105,7 @@ def statement_for_key(statement: Statement) -> str:
 Top = Callable[[int], list[str]]  # page number -> the page's lines before its first row
 
 
-class _Shown(NamedTuple):
+class HeaderValues(NamedTuple):
     """The header values a report prints, and line 6's note on where they come from."""
 
     statement_number: str
@@ -121,7 +122,7 @@ _NOTE_LABELS: Final[Mapping[str, str]] = {
 }
 
 
-def header_values(statement: Statement, source: HeaderSource) -> _Shown:
+def header_values(statement: Statement, source: HeaderSource) -> HeaderValues:
     """The statement number, print date and filer code a report prints. The chapter's tables
     take them from the B record for Figures 1 and 4 (`source` "B") and from Q3 for Figures 2
     and 3 ("Q3"); the importer number always from Q3. When B and Q3 disagree
@@ -141,7 +142,7 @@ def header_values(statement: Statement, source: HeaderSource) -> _Shown:
         if diff.field == "print_date":
             other_value = format_date(date.fromisoformat(other_value))
         notes.append(f"{_NOTE_LABELS[diff.field]} FROM {shown}, {other} {other_value}")
-    return _Shown(
+    return HeaderValues(
         values["statement_number"],
         date.fromisoformat(values["print_date"]),
         values["filer_code"],

@@ -839,23 +839,24 @@ def _next_sequence(kind: str, sequence: int, last: int) -> int:
 
 
 def _missing(st: _Open) -> str | None:
-    if st.q3 is None:
-        return "no Q3 (statement totals)"
-    if st.q4 is None:
-        return "no Q4 (totals of ADD, CVD, amount due)"
-    final = st.q5 is not None or (st.block is not None and st.block.statement_status == "F")
-    if final and st.q5 is None:
-        return "a final statement without Q5 (final totals)"
-    if final and st.q6 is None:
-        return "a final statement without Q6 (final totals of ADD, CVD, amount due)"
+    """What the statement lacks, every part of it, or None when it is complete."""
+    missing: list[str] = []
     if not st.daily:
         # The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records"
         # (QA is read as conditional: a daily statement may have no fee; docs/spec-decisions.md).
-        return (
-            "no daily statement: Q1 and Q2 (detail payment records, mandatory) are missing; "
-            "a statement of totals alone is not a periodic monthly statement"
+        missing.append(
+            "no daily statement: Q1 and Q2 (detail payment records, mandatory) are missing"
         )
-    return None
+    final = st.q5 is not None or (st.block is not None and st.block.statement_status == "F")
+    if st.q3 is None:
+        missing.append("no Q3 (statement totals)")
+    elif st.q4 is None:
+        missing.append("no Q4 (totals of ADD, CVD, amount due)")
+    elif final and st.q5 is None:
+        missing.append("a final statement without Q5 (final totals)")
+    elif final and st.q6 is None:
+        missing.append("a final statement without Q6 (final totals of ADD, CVD, amount due)")
+    return "; ".join(missing) or None
 
 
 def _amount(value: Decimal | None) -> Decimal:

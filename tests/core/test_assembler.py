@@ -127,6 +127,16 @@ def test_a_statement_of_totals_alone_is_rejected_whole(
     assert [s.statement_number for s in statements(events)] == ["2726P10001"] * good
 
 
+def test_an_empty_block_names_everything_it_lacks() -> None:
+    """ "Record Identifiers Q1, Q2, and QA are mandatory detail payment records" and "Record
+    Identifiers Q3, Q4, and QE are mandatory total payment due records": the reason says both."""
+    (reject,) = rejects(run([sh.b("P"), sh.y(0)]))
+    assert reject.reason == (
+        "incomplete statement: no daily statement: Q1 and Q2 (detail payment records, "
+        "mandatory) are missing; no Q3 (statement totals)"
+    )
+
+
 def test_a_statement_whose_only_daily_statement_was_rejected_is_rejected_whole() -> None:
     """The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records".
     When the only

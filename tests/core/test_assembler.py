@@ -128,8 +128,9 @@ def test_a_statement_of_totals_alone_is_rejected_whole(
 
 
 def test_an_empty_block_names_everything_it_lacks() -> None:
-    """ "Record Identifiers Q1, Q2, and QA are mandatory detail payment records" and "Record
-    Identifiers Q3, Q4, and QE are mandatory total payment due records": the reason says both."""
+    """The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records"
+    and "Record Identifiers Q3, Q4, and QE are mandatory total payment due records". An empty
+    block lacks both, and the reason says so."""
     (reject,) = rejects(run([sh.b("P"), sh.y(0)]))
     assert reject.reason == (
         "incomplete statement: no daily statement: Q1 and Q2 (detail payment records, "

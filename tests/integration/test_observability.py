@@ -724,7 +724,7 @@ async def test_every_dashboard_query_and_alert_expression_returns_data_from_a_re
             filer=final.filer_code,
             port=final.district_port,
             office=final.office_code,
-            date=final.process_date.isoformat(),
+            statements_of=final.process_date,
         )
         await produce(kafka_bootstrap, topics.input, [(final.filer_code.encode(), request)])
         for prefix in (

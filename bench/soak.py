@@ -89,10 +89,10 @@ from bench.bench_pipeline import (
 )
 from pms_stream.catair.codec import parse_record
 from pms_stream.catair.records import ARecord, BRecord
-from pms_stream.commands.reroute import build_request
 from pms_stream.commands.send import messages
 from pms_stream.errors import RecordError
 from pms_stream.generator import GenerateOptions, generate
+from pms_stream.reroute.request import build_request
 from pms_stream.service.outputs import Sink
 from pms_stream.service.partition_task import InputMessage, Limits, PartitionTask
 from tests.chaos.accounting import statement_identity
@@ -202,21 +202,19 @@ def _transmissions(pairs: list[tuple[bytes | None, bytes]]) -> list[_Transmissio
 
 
 def _request(t: _Transmission, day: date) -> bytes:
-    """A reroute request (MO block) for the statements of `t`'s filer and port on `day`."""
-    args = argparse.Namespace(
+    """A reroute request (MO block) for the statements of `t`'s filer and port on `day` (no
+    password: the service does not check it)."""
+    records = build_request(
         filer=t.filer,
         port=t.port,
+        password=None,
+        statements_of=day,
         site=t.site,
         office=t.office,
-        date=day.isoformat(),
-        importer=None,
-        branch=None,
-        statement=None,
-        all_ports=False,
         preliminary=True,
         final=True,
     )
-    return b"\n".join(build_request(args))
+    return b"\n".join(records)
 
 
 def make_pool(records: int, seed: int, bad: int, pack: int, reroutes: int) -> Pool:

@@ -112,8 +112,8 @@ class GenerateOptions:
 
     def __post_init__(self) -> None:
         low, high = self.daily
-        if not 0 <= low <= high <= MAX_DAILY:
-            raise ValueError(f"daily statements: need 0 <= MIN <= MAX <= {MAX_DAILY}")
+        if not 1 <= low <= high <= MAX_DAILY:  # Q1 and Q2 are mandatory: at least one
+            raise ValueError(f"daily statements: need 1 <= MIN <= MAX <= {MAX_DAILY}")
         if self.statements < 0 or (self.records is not None and self.records < 0):
             raise ValueError("statements and records must not be negative")
         if self.bad < 0:

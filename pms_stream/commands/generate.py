@@ -51,8 +51,8 @@ def _daily(text: str) -> tuple[int, int]:
         value = (int(low), int(high or low))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected MIN-MAX or N, not {text!r}") from None
-    if not 0 <= value[0] <= value[1]:
-        raise argparse.ArgumentTypeError(f"expected 0 <= MIN <= MAX, not {text!r}")
+    if not 1 <= value[0] <= value[1]:  # Q1 and Q2 are mandatory: at least one
+        raise argparse.ArgumentTypeError(f"expected 1 <= MIN <= MAX, not {text!r}")
     return value
 
 

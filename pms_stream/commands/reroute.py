@@ -8,11 +8,15 @@ on the statements topic, marked with `reroute_of`.
 The request asks for statements of one transmission date (default today) of the filer, for the
 processing port and office of the B record, or with --all-ports for every port of the A record's
 district; optionally one importer, client branch or statement number; preliminary and/or final.
+The A record carries today's date and the communication password, from PMS_ABI_PASSWORD (or
+--password); without one only --dry-run works, and --dry-run prints the password masked.
 
 examples:
-  pms-stream reroute --filer B76 --port 2704 --date 2026-11-15 --final
+  PMS_ABI_PASSWORD=... pms-stream reroute --filer B76 --port 2704 --date 2026-11-15 --final
   pms-stream reroute --filer B76 --port 2704 --site 2704 --all-ports --preliminary --final
   pms-stream reroute --filer B76 --port 2704 --statement 2726P10001 --preliminary --dry-run
+
+Flow: operator -> **reroute command** (pms_stream/reroute/request.py builds the block) -> topic.
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ import argparse
 import asyncio
 import os
 import sys
-from datetime import date
 
-from pms_stream.catair.codec import encode_record
-from pms_stream.catair.records import ARecord, BRecord, QRRecord, Record, YRecord, ZRecord
+from pms_stream.catair.records import Secret
 from pms_stream.errors import ConfigError, RecordError
+from pms_stream.reroute.request import build_request, masked, statement_date
 from pms_stream.service import config
 
 NAME = "reroute"
+PASSWORD_ENV = "PMS_ABI_PASSWORD"  # noqa: S105 - the variable's name, not a password
 HELP = "send a reroute request (QR in an MO block)"
 
 
@@ -48,49 +52,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--preliminary", action="store_true", help="request preliminary")
     parser.add_argument("--final", action="store_true", help="request final")
-    parser.add_argument("--dry-run", action="store_true", help="print the records, send nothing")
+    parser.add_argument(
+        "--password",
+        help=f"communication password for the A record (default: ${PASSWORD_ENV}; prefer the "
+        "variable: a command line is visible to other users). Never printed or logged",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the records (the password masked), send nothing; needs no password",
+    )
     config.add_arguments(parser)
-
-
-def _mmddyy(text: str | None) -> str:
-    if text is None:
-        return date.today().strftime("%m%d%y")
-    try:
-        return date.fromisoformat(text).strftime("%m%d%y")
-    except ValueError:
-        return text  # as given: an invalid date is answered with MS2, not refused here
-
-
-def build_request(args: argparse.Namespace) -> list[bytes]:
-    """The MO block of the request, as 80-character records."""
-    site = args.site or args.port
-    records: list[Record] = [
-        ARecord(site_code=site, filer_code=args.filer, application_id="MO"),
-        BRecord(
-            district_port=args.port,
-            filer_code=args.filer,
-            application_id="MO",
-            office_code=args.office,
-        ),
-        QRRecord(
-            transmission_date=_mmddyy(args.date).ljust(6)[:6],
-            importer_number=args.importer,
-            client_branch=args.branch,
-            statement_number=args.statement,
-            scope="A" if args.all_ports else " ",
-            preliminary_request="Y" if args.preliminary else "N",
-            final_request="Y" if args.final else "N",
-        ),
-        YRecord(
-            district_port=args.port,
-            filer_code=args.filer,
-            application_id="MO",
-            record_count=1,
-            office_code=args.office,
-        ),
-        ZRecord(site_code=site, filer_code=args.filer),
-    ]
-    return [encode_record(r) for r in records]
 
 
 async def _send(settings: config.Settings, block: bytes, key: bytes) -> str:
@@ -106,9 +78,36 @@ async def _send(settings: config.Settings, block: bytes, key: bytes) -> str:
     return f"{topic}:{meta.partition}:{meta.offset}"
 
 
+def _password(args: argparse.Namespace) -> Secret | None:
+    """--password, else PMS_ABI_PASSWORD; None when neither is set (or both are empty)."""
+    value = args.password if args.password is not None else os.environ.get(PASSWORD_ENV)
+    return Secret(value) if value else None
+
+
 def run(args: argparse.Namespace) -> int:
+    password = _password(args)
+    if password is None and not args.dry_run:
+        sys.stderr.write(
+            f"pms-stream reroute: no communication password: set {PASSWORD_ENV} (or "
+            "--password); the A record of a request must carry one (--dry-run prints the "
+            "records without it)\n"
+        )
+        return 2
     try:
-        records = build_request(args)
+        records = build_request(
+            filer=args.filer,
+            port=args.port,
+            password=password,
+            statements_of=statement_date(args.date),
+            site=args.site,
+            office=args.office,
+            importer=args.importer,
+            branch=args.branch,
+            statement=args.statement,
+            all_ports=args.all_ports,
+            preliminary=args.preliminary,
+            final=args.final,
+        )
     except RecordError as exc:
         sys.stderr.write(f"pms-stream reroute: {exc}\n")
         return 2
@@ -119,7 +118,12 @@ def run(args: argparse.Namespace) -> int:
             "will be MS4 No Reroutes Requested\n"
         )
     if args.dry_run:
-        sys.stdout.write(block.decode("ascii") + "\n")
+        sys.stdout.write(b"\n".join(masked(records)).decode("ascii") + "\n")
+        if password is None:
+            sys.stderr.write(
+                f"pms-stream reroute: no password ({PASSWORD_ENV} or --password): "
+                "the A record's positions 9-14 are blank; the request could not be sent\n"
+            )
         return 0
     try:
         settings = config.settings_from_args(args, os.environ)

@@ -1,13 +1,24 @@
 """Payment type indicators of the B record: who a periodic monthly statement is batched for.
 
-Used by the statement model (`payment_type` and `statement_for`) and the reports.
+The single source of the codes: the assembler rejects an MS block whose payment type is not a
+monthly one (6, 7, 8), the reports choose the "Statement For" name and the importer line by
+`is_importer_statement`. The chapter: reports are generated for entry summary data "with a
+payment indicator of 6 ..., 7 ..., or 8".
+
+Flow: domain helper for the **assembler** and the **reports**.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["MONTHLY_PAYMENT_TYPES", "PAYMENT_TYPES", "is_importer_statement"]
+__all__ = [
+    "IMPORTER_PAYMENT_TYPES",
+    "MONTHLY_PAYMENT_TYPES",
+    "PAYMENT_TYPES",
+    "describe_payment_type",
+    "is_importer_statement",
+]
 
 PAYMENT_TYPES: Final[dict[str, str]] = {
     "1": "single pay",
@@ -20,8 +31,16 @@ PAYMENT_TYPES: Final[dict[str, str]] = {
 }
 
 MONTHLY_PAYMENT_TYPES: Final = frozenset({"6", "7", "8"})
+IMPORTER_PAYMENT_TYPES: Final = frozenset({"7", "8"})  # the report prints the importer
+
+
+def describe_payment_type(payment_type: str | None) -> str:
+    """What a payment type indicator means, for messages."""
+    if payment_type is None:
+        return "blank"
+    return PAYMENT_TYPES.get(payment_type, "not a payment type indicator")
 
 
 def is_importer_statement(payment_type: str | None) -> bool:
     """True for importer statements (7, 8): the reports print the importer's name and number."""
-    return payment_type in {"7", "8"}
+    return payment_type in IMPORTER_PAYMENT_TYPES

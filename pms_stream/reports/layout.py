@@ -110,6 +110,9 @@ FILER_CODE: Final = Field(21, 3)
 PORT_LABEL: Final = Text(1, "PROCESS DIST/PORT:")
 # "PORT OF PROCESS XXXXXXXXXXXX": the records carry only the 4-character code, printed here.
 PORT: Final = Field(21, 28)
+# Line 6, blank on the figures, says which record the header's values come from when the B
+# record and Q3 disagree (e.g. "STATEMENT # FROM B, Q3 2726P10002"); otherwise it stays blank.
+HEADER_NOTE: Final = Field(1, WIDTH)
 
 HEADER_LINES: Final = 9
 
@@ -162,7 +165,11 @@ TOTALS_FIRST_ROW: Final = 13
 TOTALS_LABEL: Final = Field(9, 30)  # fee_classes.report_label is at most 30 characters
 PRELIMINARY_AMOUNT: Final = amount_ending_at(60)
 FINAL_AMOUNT: Final = amount_ending_at(80)
-DIFFERENCE_AMOUNT: Final = amount_ending_at(99)
+# The difference may be negative: "-999,999,999.99" (preliminary 999,999,999.99, final 0.00)
+# takes 15 columns, one more than the picture. The field widens to the left into the spare
+# columns 82-85 (the final amount ends in 80), so that any difference up to 18 characters
+# (|d| < 100,000,000,000) prints in full, still ending in column 99; see docs/reports.md.
+DIFFERENCE_AMOUNT: Final = Field(82, 18, right=True)
 # The components in the figures' order (not the detail report's), then fees, then the total.
 DUTY_LABEL: Final = "ESTIMATED DUTY"
 TAX_LABEL: Final = "ESTIMATED TAXES"
@@ -211,7 +218,9 @@ LEGEND_GAP: Final = 1
 LEGEND: Final[Mapping[int, tuple[Text, ...]]] = {
     0: (Text(81, "DELETE SOURCE"),),
     3: (Text(87, "NNN=TEAM NUMBER"),),
-    5: (Text(87, "BRK=BROKER"),),
+    # The figure prints "BRK=BROKER"; the code CBP sends (the Q7 note: "BKR Broker") and the
+    # rows show is BKR, so the legend says BKR (docs/spec-decisions.md).
+    5: (Text(87, "BKR=BROKER"),),
     7: (Text(87, "ENC=ENTRY CONTROL"),),
     9: (Text(87, "ABI=DELETED BY FILER VIA APPLICATION HP"),),
 }

@@ -7,7 +7,10 @@
 
 Every page repeats the nine-line header and the report's column headings; pages are numbered
 from 1 within each report. Amounts follow the picture ZZZ,ZZZ,ZZ9.99, right-aligned in their 14
-columns, with a floating leading minus for negative values (`-1,234.56`); dates print MM/DD/YY.
+columns (the difference column: 18, so that any difference of two 11N amounts prints in full),
+with a floating leading minus for negative values (`-1,234.56`); dates print MM/DD/YY. The
+header's statement number, print date and filer code come from the B record on Figures 1 and 4
+and from Q3 on Figures 2 and 3, as the chapter's tables say (`header_values`).
 Only `Decimal` arithmetic is used. The columns come from `layout`; see docs/reports.md.
 
 Flow: model -> **render** (layout) -> `pms-stream report`.
@@ -18,20 +21,24 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
+from pms_stream.domain import payment_types
 from pms_stream.domain.fee_classes import report_label
 from pms_stream.reports import layout
 from pms_stream.reports.layout import BLANK, PAGE_LINES, Field, Text, compose
+from pms_stream.statements.checks import B_SHOWN_ON_FIGURES_1_AND_4
 from pms_stream.statements.model import FeeAmount, Statement, Totals
 
 __all__ = [
     "REPORT_KINDS",
+    "HeaderValues",
     "Names",
     "Page",
     "ReportKind",
     "format_amount",
     "format_date",
+    "header_values",
     "is_importer_statement",
     "render_deleted",
     "render_detail",
@@ -44,19 +51,21 @@ __all__ = [
 ]
 
 ReportKind = Literal["detail", "preliminary", "final", "deleted"]
+HeaderSource = Literal["B", "Q3"]  # the record a report's header values come from
 REPORT_KINDS: Final[tuple[ReportKind, ...]] = ("detail", "preliminary", "final", "deleted")
 Names = Mapping[str, str]  # filer code or importer number -> the "Statement For" name
 Page = list[str]  # PAGE_LINES lines of WIDTH characters, without line ends
 
 ZERO: Final = Decimal("0.00")
-IMPORTER_PAYMENT_TYPES: Final = frozenset({"7", "8"})
+DIFFERENCE_WIDTH: Final = layout.DIFFERENCE_AMOUNT.width
 
 
 def format_amount(value: Decimal, width: int = layout.AMOUNT_WIDTH) -> str:
     """`value` in the picture ZZZ,ZZZ,ZZ9.99, right-aligned in `width` columns.
 
     A negative value carries a minus sign just before its first digit (`-1,234.56`); one that
-    does not fit (over 999,999,999.99, or negative past -99,999,999.99) fills the field with `*`.
+    does not fit (in 14 columns: over 999,999,999.99, or negative past -99,999,999.99) fills the
+    field with `*`.
 
     >>> format_amount(Decimal("1234.5"))
     '      1,234.50'
@@ -79,7 +88,7 @@ def is_importer_statement(statement: Statement) -> bool:
     """Payment type 7 or 8 (batched by importer); without a B record (payment type unknown),
     a statement whose totals name an importer."""
     if statement.payment_type is not None:
-        return statement.payment_type in IMPORTER_PAYMENT_TYPES
+        return payment_types.is_importer_statement(statement.payment_type)
     return bool(statement.importer_number)
 
 
@@ -96,8 +105,54 @@ def statement_for_key(statement: Statement) -> str:
 Top = Callable[[int], list[str]]  # page number -> the page's lines before its first row
 
 
-def _header(statement: Statement, name: str, page: int) -> list[str]:
-    """Lines 1-9, the same on every page of every report."""
+class HeaderValues(NamedTuple):
+    """The header values a report prints, and line 6's note on where they come from."""
+
+    statement_number: str
+    print_date: date
+    filer_code: str
+    note: str
+
+
+_NOTE_LABELS: Final[Mapping[str, str]] = {
+    "statement_number": "STATEMENT #",
+    "print_date": "PRINT DATE",
+    "filer_code": "BROKER/FILER#",
+    "importer_number": "IMPRT REC#",
+}
+
+
+def header_values(statement: Statement, source: HeaderSource) -> HeaderValues:
+    """The statement number, print date and filer code a report prints. The chapter's tables
+    take them from the B record for Figures 1 and 4 (`source` "B") and from Q3 for Figures 2
+    and 3 ("Q3"); the importer number always from Q3. When B and Q3 disagree
+    (`header_differences`), the note says, for each value, which record it is from and what the
+    other one says: "STATEMENT # FROM B, Q3 2726P10001; PRINT DATE FROM B, Q3 11/10/26"."""
+    values = {
+        "statement_number": statement.statement_number,
+        "print_date": statement.print_date.isoformat(),
+        "filer_code": statement.filer_code,
+    }
+    notes: list[str] = []
+    for diff in statement.header_differences:
+        shown = source if diff.field in B_SHOWN_ON_FIGURES_1_AND_4 else "Q3"
+        other, other_value = ("Q3", diff.q3) if shown == "B" else ("B", diff.b)
+        if shown == "B":
+            values[diff.field] = diff.b
+        if diff.field == "print_date":
+            other_value = format_date(date.fromisoformat(other_value))
+        notes.append(f"{_NOTE_LABELS[diff.field]} FROM {shown}, {other} {other_value}")
+    return HeaderValues(
+        values["statement_number"],
+        date.fromisoformat(values["print_date"]),
+        values["filer_code"],
+        "; ".join(notes),
+    )
+
+
+def _header(statement: Statement, name: str, page: int, source: HeaderSource) -> list[str]:
+    """Lines 1-9, the same on every page of every report (`source`: see `header_values`)."""
+    shown = header_values(statement, source)
     status = "PRELIMINARY" if statement.status == "preliminary" else "FINAL"
     importer: list[Text | tuple[Field, str]] = []
     if is_importer_statement(statement):
@@ -109,7 +164,7 @@ def _header(statement: Statement, name: str, page: int) -> list[str]:
         compose(
             [
                 layout.STATEMENT_LABEL,
-                (layout.STATEMENT_NUMBER, statement.statement_number),
+                (layout.STATEMENT_NUMBER, shown.statement_number),
                 layout.AGENCY,
                 layout.PAGE_LABEL,
                 (layout.PAGE_NUMBER, str(page)),
@@ -119,7 +174,7 @@ def _header(statement: Statement, name: str, page: int) -> list[str]:
             [
                 layout.SYSTEM,
                 layout.PRINT_DATE_LABEL,
-                (layout.PRINT_DATE, format_date(statement.print_date)),
+                (layout.PRINT_DATE, format_date(shown.print_date)),
             ]
         ),
         compose(
@@ -135,19 +190,23 @@ def _header(statement: Statement, name: str, page: int) -> list[str]:
             [layout.PROCESS_DATE_LABEL, (layout.PROCESS_DATE, format_date(statement.process_date))]
         ),
         compose([layout.FOR_LABEL, (layout.FOR_NAME, name)]),
-        BLANK,
+        compose([(layout.HEADER_NOTE, shown.note)]) if shown.note else BLANK,
         compose(importer),
-        compose([layout.FILER_LABEL, (layout.FILER_CODE, statement.filer_code)]),
+        compose([layout.FILER_LABEL, (layout.FILER_CODE, shown.filer_code)]),
         compose([layout.PORT_LABEL, (layout.PORT, statement.district_port or "")]),
     ]
 
 
 def _top(
-    statement: Statement, name: str, headings: Mapping[int, tuple[Text, ...]], first_row: int
+    statement: Statement,
+    name: str,
+    headings: Mapping[int, tuple[Text, ...]],
+    first_row: int,
+    source: HeaderSource,
 ) -> Top:
     """The header, then the report's headings by line number up to `first_row` (exclusive)."""
     lines = [compose(headings.get(n, ())) for n in range(layout.HEADER_LINES + 1, first_row)]
-    return lambda page: _header(statement, name, page) + lines
+    return lambda page: _header(statement, name, page, source) + lines
 
 
 def _paginate(top: Top, rows: Sequence[str], block: Sequence[str] = (), at: int = 0) -> list[Page]:
@@ -199,7 +258,9 @@ def render_detail(statement: Statement, name: str | None = None) -> list[Page]:
         )
         for daily in statement.daily_statements
     ]
-    top = _top(statement, _name(statement, name), layout.DETAIL_HEADINGS, layout.DETAIL_FIRST_ROW)
+    top = _top(
+        statement, _name(statement, name), layout.DETAIL_HEADINGS, layout.DETAIL_FIRST_ROW, "B"
+    )
     return _paginate(top, rows)
 
 
@@ -210,7 +271,11 @@ def render_preliminary(statement: Statement, name: str | None = None) -> list[Pa
         for label, pre, _ in _totals_lines(statement.preliminary_totals, None)
     ]
     top = _top(
-        statement, _name(statement, name), layout.PRELIMINARY_HEADINGS, layout.TOTALS_FIRST_ROW
+        statement,
+        _name(statement, name),
+        layout.PRELIMINARY_HEADINGS,
+        layout.TOTALS_FIRST_ROW,
+        "Q3",
     )
     return _paginate(top, rows)
 
@@ -226,12 +291,17 @@ def render_final(statement: Statement, name: str | None = None) -> list[Page]:
                 (layout.TOTALS_LABEL, label),
                 (layout.PRELIMINARY_AMOUNT, format_amount(pre)),
                 (layout.FINAL_AMOUNT, "" if fin is None else format_amount(fin)),
-                (layout.DIFFERENCE_AMOUNT, "" if fin is None else format_amount(fin - pre)),
+                (
+                    layout.DIFFERENCE_AMOUNT,
+                    "" if fin is None else format_amount(fin - pre, DIFFERENCE_WIDTH),
+                ),
             ]
         )
         for label, pre, fin in _totals_lines(statement.preliminary_totals, final)
     ]
-    top = _top(statement, _name(statement, name), layout.FINAL_HEADINGS, layout.TOTALS_FIRST_ROW)
+    top = _top(
+        statement, _name(statement, name), layout.FINAL_HEADINGS, layout.TOTALS_FIRST_ROW, "Q3"
+    )
     return _paginate(top, rows)
 
 
@@ -249,7 +319,9 @@ def render_deleted(statement: Statement, name: str | None = None) -> list[Page]:
         for entry in statement.deleted_entries
     ]
     legend = [compose(layout.LEGEND.get(n, ())) for n in range(layout.LEGEND_LINES)]
-    top = _top(statement, _name(statement, name), layout.DELETED_HEADINGS, layout.DELETED_FIRST_ROW)
+    top = _top(
+        statement, _name(statement, name), layout.DELETED_HEADINGS, layout.DELETED_FIRST_ROW, "B"
+    )
     return _paginate(top, rows, legend, layout.LEGEND_LINE)
 
 

@@ -14,7 +14,8 @@ the environment variable is `PMS_` + the upper-case field name (`PMS_HTTP_PORT`)
 Environment policy: an unknown `PMS_*` variable is an error (a typo such as
 `PMS_BOOTSTRAP_SERVER` must not silently fall back to the default), except `PMS_CONFIG` (the
 file) and the `PMS_KAFKA_*` namespace, which belongs to the local broker scripts
-(deploy/kafka/broker.sh: `PMS_KAFKA_CACHE`, `PMS_KAFKA_STATE_DIR`, ...). The values of unknown
+(deploy/kafka/broker.sh: `PMS_KAFKA_CACHE`, `PMS_KAFKA_STATE_DIR`, ...), and `COMMAND_ENV`
+(`PMS_ABI_PASSWORD`, read by `pms-stream reroute` itself). The values of unknown
 variables are never printed (one may be a misspelt password). An empty environment value sets
 an optional setting to None and is an error for the others.
 
@@ -61,6 +62,8 @@ ENV_PREFIX = "PMS_"
 CONFIG_ENV = "PMS_CONFIG"
 # Variables of the local broker scripts (deploy/kafka/broker.sh); not settings of the service.
 FOREIGN_ENV_PREFIXES = ("PMS_KAFKA_",)
+# Variables one command reads itself, not settings: `pms-stream reroute`'s A record password.
+COMMAND_ENV = frozenset({"PMS_ABI_PASSWORD"})
 CLIENT_ID = "pms-stream"
 MASK = "******"
 
@@ -360,7 +363,7 @@ def _read_env(env: Mapping[str, str], problems: _Problems) -> dict[str, tuple[ob
     names = {env_name(n): n for n in FIELDS}
     found: dict[str, tuple[object, str]] = {}
     for var in sorted(env):
-        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
+        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV or var in COMMAND_ENV:
             continue
         if var.startswith(FOREIGN_ENV_PREFIXES):
             continue

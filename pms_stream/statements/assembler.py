@@ -11,8 +11,9 @@ Order (the chapter's output structure map): each Q1, then its Q2, then its QA re
 then Q3, Q4, QE 01...; then, on final statements only, Q5, Q6, QJ 01...; then Q7 records.
 A record out of order, orphaned or duplicated is rejected with the reason and the statement
 around it goes on (its checks then say that a record of it was rejected). A statement that
-cannot be completed (no Q3/Q4, or a final without Q5/Q6) is rejected whole, with all its raw
-records. Nothing is dropped silently.
+cannot be completed (no daily statement, i.e. no Q1 and Q2; no Q3/Q4; or a final without
+Q5/Q6) is rejected whole, with all its raw records; so is an MS block whose B record's payment
+type is not 6, 7 or 8 (docs/spec-decisions.md). Nothing is dropped silently.
 
 State is small and explicit: the open batch header, the open block header and the raw records of
 the open statement. `open_records` lists exactly the raw records needed to rebuild it, which is
@@ -26,11 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Final, Literal, NamedTuple
 
 import msgspec
 
-from pms_stream.catair.codec import parse_record
+from pms_stream.catair.codec import layout_of, parse_record
 from pms_stream.catair.records import (
     ARecord,
     BRecord,
@@ -53,6 +54,7 @@ from pms_stream.catair.records import (
 )
 from pms_stream.domain.entry_numbers import format_entry_number
 from pms_stream.domain.fee_classes import fee_class
+from pms_stream.domain.payment_types import MONTHLY_PAYMENT_TYPES, describe_payment_type
 from pms_stream.errors import RecordError
 from pms_stream.statements import checks
 from pms_stream.statements.model import (
@@ -72,6 +74,9 @@ from pms_stream.statements.model import (
 __all__ = ["Assembler", "Origin"]
 
 ZERO = Decimal("0.00")
+
+# The B record's payment type indicator: only 6, 7 and 8 are monthly statements.
+_PAYMENT_TYPE: Final = next(f for f in layout_of("B").fields if f.attr == "payment_type")
 
 # Phases of a statement, in the chapter's order.
 DETAIL, TOTALS, FINAL, DELETED = 0, 1, 2, 3
@@ -624,6 +629,20 @@ class Assembler:
             return
         if st.phase == DETAIL:
             self._end_daily(st)
+        b = st.block
+        if b is not None and b.payment_type not in (None, *MONTHLY_PAYMENT_TYPES):
+            self._reject_statement(
+                st,
+                f"not a periodic monthly statement: B record {_PAYMENT_TYPE.name} "
+                f"(position {_PAYMENT_TYPE.positions}) is {b.payment_type!r} "
+                f"({describe_payment_type(b.payment_type)}); monthly statements have "
+                f"payment type 6, 7 or 8",
+                record_type="B",
+                field=_PAYMENT_TYPE.name,
+                positions=_PAYMENT_TYPE.positions,
+                value=b.payment_type,
+            )
+            return
         missing = _missing(st)
         if missing:
             self._reject_statement(st, f"incomplete statement: {missing}")
@@ -636,9 +655,19 @@ class Assembler:
         if st is not None:
             self._reject_statement(st, reason)
 
-    def _reject_statement(self, st: _Open, reason: str) -> None:
+    def _reject_statement(
+        self,
+        st: _Open,
+        reason: str,
+        *,
+        record_type: str | None = None,
+        field: str | None = None,
+        positions: str | None = None,
+        value: str | None = None,
+    ) -> None:
         """Reject the records of `st` not already rejected one by one: each raw record ends up
-        in exactly one rejected event."""
+        in exactly one rejected event. `record_type` ... `value` name the field that made the
+        whole statement unacceptable, when one did."""
         kept = [entry for entry in st.records if id(entry) not in st.dropped]
         if not kept:
             return
@@ -646,6 +675,10 @@ class Assembler:
             RejectedEvent(
                 kind="statement",
                 reason=reason,
+                record_type=record_type,
+                field=field,
+                positions=positions,
+                value=value,
                 raw="\n".join(r.decode("latin-1") for r, _ in kept),
                 record_count=len(kept),
                 source=self._source([o for _, o in kept]),
@@ -709,7 +742,9 @@ class Assembler:
                 )
             )
         found.extend(checks.run(statement, b, st.q5))
-        return _with_checks(statement, found)
+        return msgspec.structs.replace(
+            statement, checks=found, header_differences=checks.header_differences(statement, b)
+        )
 
     # ---- events -------------------------------------------------------------------------------
 
@@ -804,16 +839,24 @@ def _next_sequence(kind: str, sequence: int, last: int) -> int:
 
 
 def _missing(st: _Open) -> str | None:
-    if st.q3 is None:
-        return "no Q3 (statement totals)"
-    if st.q4 is None:
-        return "no Q4 (totals of ADD, CVD, amount due)"
+    """What the statement lacks, every part of it, or None when it is complete."""
+    missing: list[str] = []
+    if not st.daily:
+        # The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records"
+        # (QA is read as conditional: a daily statement may have no fee; docs/spec-decisions.md).
+        missing.append(
+            "no daily statement: Q1 and Q2 (detail payment records, mandatory) are missing"
+        )
     final = st.q5 is not None or (st.block is not None and st.block.statement_status == "F")
-    if final and st.q5 is None:
-        return "a final statement without Q5 (final totals)"
-    if final and st.q6 is None:
-        return "a final statement without Q6 (final totals of ADD, CVD, amount due)"
-    return None
+    if st.q3 is None:
+        missing.append("no Q3 (statement totals)")
+    elif st.q4 is None:
+        missing.append("no Q4 (totals of ADD, CVD, amount due)")
+    elif final and st.q5 is None:
+        missing.append("a final statement without Q5 (final totals)")
+    elif final and st.q6 is None:
+        missing.append("a final statement without Q6 (final totals of ADD, CVD, amount due)")
+    return "; ".join(missing) or None
 
 
 def _amount(value: Decimal | None) -> Decimal:
@@ -871,7 +914,3 @@ def _difference(final: Totals, preliminary: Totals) -> Totals:
         amount_due=final.amount_due - preliminary.amount_due,
         fees=[FeeAmount(c, fee_class(c).name, fin.get(c, ZERO) - pre.get(c, ZERO)) for c in codes],
     )
-
-
-def _with_checks(statement: Statement, found: list[Check]) -> Statement:
-    return msgspec.structs.replace(statement, checks=found)

@@ -7,9 +7,9 @@ stable strings (docs/checks.md lists them): downstream systems can alert on them
   over the daily statements, component by component and fee class by fee class. On a final
   statement the daily statements carry final amounts, so they are summed against the final
   totals; the preliminary totals then differ by exactly the `difference` (reported as info).
-- References (warning): entry number check digits (Q7), the statement number's format, its month
-  and year against the print date and its district against the processing port, and the B
-  record against Q3 (and Q5 against Q3).
+- References (warning): entry number check digits and delete source codes (Q7), the statement
+  number's format, its month and year against the print date and its district against the
+  processing port, and the B record against Q3 (and Q5 against Q3).
 - Framing (set by the assembler): Y record count, Y matching B, status present, rejected records.
 
 Flow: assembler -> **checks** -> model.
@@ -22,17 +22,19 @@ from decimal import Decimal
 from typing import Final
 
 from pms_stream.catair.records import BRecord, Q5Record
+from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
 from pms_stream.domain.statement_numbers import decode_statement_number
-from pms_stream.statements.model import Check, FeeAmount, Statement, Totals
+from pms_stream.statements.model import Check, FeeAmount, HeaderDifference, Statement, Totals
 
-__all__ = ["fee_sums", "run"]
+__all__ = ["fee_sums", "header_differences", "run"]
 
 DAILY_AMOUNT_DUE: Final = "daily_amount_due"
 TOTAL_AMOUNT_DUE: Final = "total_amount_due"
 TOTALS_SUM: Final = "totals_sum"
 FINAL_DIFFERENCE: Final = "final_difference"
 ENTRY_CHECK_DIGIT: Final = "entry_check_digit"
+DELETE_SOURCE: Final = "delete_source"
 STATEMENT_NUMBER: Final = "statement_number"
 STATEMENT_MONTH: Final = "statement_month"
 STATEMENT_DISTRICT: Final = "statement_district"
@@ -155,6 +157,14 @@ def _entry_numbers(statement: Statement) -> Iterable[Check]:
                 f"deleted entry {format_entry_number(entry.entry_number)} on daily "
                 f"statement {entry.daily_statement} has a wrong check digit or shape",
             )
+        if not is_delete_source(entry.delete_source):
+            yield Check(
+                DELETE_SOURCE,
+                "warning",
+                f"deleted entry {format_entry_number(entry.entry_number)} on daily "
+                f"statement {entry.daily_statement}: delete source {entry.delete_source!r} is "
+                f"not a team number (NNN), ENC, BKR or ABI",
+            )
 
 
 def _statement_number(statement: Statement) -> Iterable[Check]:
@@ -187,24 +197,55 @@ def _statement_number(statement: Statement) -> Iterable[Check]:
         )
 
 
+# The header values B and Q3 both carry, with what the reports call them. The JSON shows Q3's
+# value; the detail and deleted-entries reports (the chapter's tables for Figures 1 and 4) show
+# B's statement number, print date and filer code, and Q3's importer (those tables never take
+# it from B). See docs/spec-decisions.md.
+_HEADER_FIELDS: Final = (
+    ("statement_number", "statement number"),
+    ("print_date", "print date"),
+    ("filer_code", "filer code"),
+    ("importer_number", "importer number"),
+)
+B_SHOWN_ON_FIGURES_1_AND_4: Final = frozenset({"statement_number", "print_date", "filer_code"})
+
+
+def header_differences(statement: Statement, b: BRecord | None) -> list[HeaderDifference]:
+    """The header values on which the B record and Q3 (the statement's own fields) disagree,
+    when both carry one."""
+    if b is None:
+        return []
+    found: list[HeaderDifference] = []
+    for name, _ in _HEADER_FIELDS:
+        theirs, ours = getattr(b, name), getattr(statement, name)
+        if theirs is not None and ours is not None and theirs != ours:
+            found.append(HeaderDifference(name, "Q3", str(ours), str(theirs)))  # type: ignore[arg-type]
+    return found
+
+
 def _headers(statement: Statement, b: BRecord | None, q5: Q5Record | None) -> Iterable[Check]:
+    labels = dict(_HEADER_FIELDS)
+    for diff in header_differences(statement, b):
+        where = (
+            "the detail and deleted-entries reports show B's (Figures 1 and 4)"
+            if diff.field in B_SHOWN_ON_FIGURES_1_AND_4
+            else "every report shows Q3's"
+        )
+        yield Check(
+            HEADER_MISMATCH,
+            "warning",
+            f"B {labels[diff.field]} {diff.b} does not match Q3's {diff.q3}: the statement "
+            f"shows Q3's; {where}",
+        )
     pairs: list[tuple[str, object, object]] = []
-    if b is not None:
-        pairs += [
-            ("B statement number", b.statement_number, statement.statement_number),
-            ("B filer code", b.filer_code, statement.filer_code),
-            ("B print date", b.print_date, statement.print_date),
-        ]
-        if b.importer_number is not None:
-            pairs.append(("B importer number", b.importer_number, statement.importer_number))
-        if b.statement_status is not None:
-            pairs.append(
-                (
-                    "B statement status",
-                    {"P": "preliminary", "F": "final"}[b.statement_status],
-                    statement.status,
-                )
+    if b is not None and b.statement_status is not None:
+        pairs.append(
+            (
+                "B statement status",
+                {"P": "preliminary", "F": "final"}[b.statement_status],
+                statement.status,
             )
+        )
     if q5 is not None:
         pairs += [
             ("Q5 statement number", q5.statement_number, statement.statement_number),

@@ -24,6 +24,7 @@ __all__ = [
     "DeletedEntry",
     "Event",
     "FeeAmount",
+    "HeaderDifference",
     "RejectedEvent",
     "RerouteAckEvent",
     "RerouteRequestEvent",
@@ -109,6 +110,22 @@ class Check(msgspec.Struct, frozen=True):
     message: str
 
 
+class HeaderDifference(msgspec.Struct, frozen=True):
+    """A header value on which the B record and Q3 disagree (both present, different).
+
+    The statement's own field (`statement_number`, `print_date`, `filer_code`,
+    `importer_number`) holds Q3's value: `shown` is "Q3". Values are as in the statement: a date
+    is ISO `YYYY-MM-DD`. The detail and deleted-entries reports print B's statement number,
+    print date and filer code instead, as the chapter's tables for Figures 1 and 4 say, and say
+    so on their line 6 (docs/reports.md).
+    """
+
+    field: Literal["statement_number", "print_date", "filer_code", "importer_number"]
+    shown: Literal["Q3"]
+    q3: str
+    b: str
+
+
 class Statement(msgspec.Struct, frozen=True, tag="statement", tag_field="type", kw_only=True):
     """One periodic monthly statement, preliminary or final, assembled from its records."""
 
@@ -130,6 +147,8 @@ class Statement(msgspec.Struct, frozen=True, tag="statement", tag_field="type", 
     difference: Totals | None
     deleted_entries: list[DeletedEntry]
     checks: list[Check]
+    # B and Q3 disagree on these header values; empty when they agree (docs/checks.md)
+    header_differences: list[HeaderDifference] = msgspec.field(default_factory=list)
     framing: Literal["block", "bare"]
     record_count: int
     source: Source

@@ -134,6 +134,7 @@ EXPECTED_PRELIMINARY = {
     "difference": None,
     "deleted_entries": [],
     "checks": [],
+    "header_differences": [],
     "framing": "block",
     "record_count": 11,
     "source": {"file": "hand.txt", "first_line": 2, "last_line": 12},

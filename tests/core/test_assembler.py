@@ -90,25 +90,128 @@ def test_bare_run_gives_the_same_statements_without_block_fields() -> None:
         assert s.checks == [c for c in b.checks if c.code == "final_difference"]
 
 
-def test_a_statement_with_no_fees_and_no_daily_statement_detail_is_valid() -> None:
-    records = [
-        rh.fixed(
-            ("Q3", 2),
-            ("2726P10002", 10),
-            ("111026", 6),
-            ("111726", 6),
-            ("B76", 3),
-            rh.sp(12),
-            rh.sp(11),
-            rh.sp(11),
-            rh.sp(19),
-        ),
-        rh.fixed(("Q4", 2), rh.sp(11), rh.sp(11), ("00000000000", 11), rh.sp(45)),
+TOTALS_ONLY = [
+    rh.fixed(("Q3", 2), ("2726P10002", 10), ("111026", 6), ("111726", 6), ("B76", 3),
+             rh.sp(12), rh.sp(11), rh.sp(11), rh.sp(19)),
+    rh.fixed(("Q4", 2), rh.sp(11), rh.sp(11), ("00000000000", 11), rh.sp(45)),
+]  # fmt: skip
+
+
+TOTALS_BLOCK = [sh.b("P"), *sh.PRELIMINARY_TOTALS, sh.y(3)]
+
+
+@pytest.mark.parametrize(
+    ("records", "rejected", "good"),
+    [
+        pytest.param(TOTALS_ONLY, TOTALS_ONLY, 0, id="bare Q3 Q4"),
+        pytest.param([sh.b("P"), *TOTALS_ONLY, sh.y(2)], [sh.b("P"), *TOTALS_ONLY, sh.y(2)], 0,
+                     id="B Q3 Q4 Y"),
+        pytest.param([sh.A, *TOTALS_BLOCK, *sh.PRELIMINARY_BLOCK, sh.Z], TOTALS_BLOCK, 1,
+                     id="A, B Q3 Q4 QE Y, a good block, Z"),
+        pytest.param([*sh.PRELIMINARY_TOTALS, *sh.PRELIMINARY_Q], sh.PRELIMINARY_TOTALS, 1,
+                     id="bare Q3 Q4 QE, then a good bare statement"),
+    ],
+)  # fmt: skip
+def test_a_statement_of_totals_alone_is_rejected_whole(
+    records: list[str], rejected: list[str], good: int
+) -> None:
+    """The chapter, overview of the output records: "Output: Record Identifiers Q1, Q2, and QA
+    are mandatory detail payment records." A statement without any daily statement (no Q1/Q2)
+    is rejected whole, its raw records in the rejected event; nothing else is lost."""
+    events = run(records)
+    (reject,) = rejects(events)
+    assert reject.kind == "statement"
+    assert "no daily statement: Q1 and Q2" in reject.reason
+    assert reject.raw.split("\n") == rejected
+    assert reject.record_count == len(rejected)
+    assert [s.statement_number for s in statements(events)] == ["2726P10001"] * good
+
+
+def test_an_empty_block_names_everything_it_lacks() -> None:
+    """The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records"
+    and "Record Identifiers Q3, Q4, and QE are mandatory total payment due records". An empty
+    block lacks both, and the reason says so."""
+    (reject,) = rejects(run([sh.b("P"), sh.y(0)]))
+    assert reject.reason == (
+        "incomplete statement: no daily statement: Q1 and Q2 (detail payment records, "
+        "mandatory) are missing; no Q3 (statement totals)"
+    )
+
+
+def test_a_statement_whose_only_daily_statement_was_rejected_is_rejected_whole() -> None:
+    """The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records".
+    When the only
+    Q1 is an orphan (no Q2), it is rejected on its own and the rest of the statement, left
+    without any daily statement, is rejected whole; each record is in exactly one reject."""
+    records = [sh.b("P"), sh.D1[0], *sh.PRELIMINARY_TOTALS, sh.y(4)]
+    events = run(records)
+    assert statements(events) == []
+    orphan, whole = rejects(events)
+    assert orphan.kind == "record"
+    assert orphan.raw == sh.D1[0]
+    assert whole.kind == "statement"
+    assert "no daily statement" in whole.reason
+    assert whole.raw.split("\n") == [sh.b("P"), *sh.PRELIMINARY_TOTALS, sh.y(4)]
+
+
+@pytest.mark.parametrize("payment_type", ["1", "2", "3", "5", "9", "X"])
+def test_a_block_whose_payment_type_is_not_monthly_is_rejected_whole(payment_type: str) -> None:
+    """The chapter: "There are 10 periodic monthly statement output records that generate
+    reports containing entry summary data with a payment indicator of 6 (payments are to be
+    batched by entry filer code), 7 (...), or 8 (...)." An MS block whose B record carries another
+    payment type is not a monthly statement: rejected whole, naming the field, its position and
+    the value (docs/spec-decisions.md)."""
+    b = rh.put(sh.b("P"), 30, payment_type)
+    records = [sh.A, b, *sh.PRELIMINARY_Q, sh.y(len(sh.PRELIMINARY_Q)), sh.Z]
+    events = run(records)
+    assert statements(events) == []
+    (reject,) = rejects(events)
+    assert reject.kind == "statement"
+    assert (reject.record_type, reject.field, reject.positions, reject.value) == (
+        "B",
+        "payment_type",
+        "30",
+        payment_type,
+    )
+    assert "payment type 6, 7 or 8" in reject.reason
+    assert "B record payment_type (position 30)" in reject.reason
+    assert reject.raw.split("\n") == records[1:-1]
+
+
+@pytest.mark.parametrize("payment_type", ["6", "7", "8", " "])
+def test_monthly_and_blank_payment_types_are_accepted(payment_type: str) -> None:
+    """The chapter: "... with a payment indicator of 6 ..., 7 ..., or 8". These pass; a blank
+    indicator (the
+    B record's field is conditional) is accepted too, as statements without a B record are."""
+    b = rh.put(sh.b("P"), 30, payment_type)
+    (statement,) = statements(run([b, *sh.PRELIMINARY_Q, sh.y(len(sh.PRELIMINARY_Q))]))
+    assert statement.payment_type == (None if payment_type == " " else payment_type)
+
+
+def test_b_and_q3_header_differences_are_in_the_json() -> None:
+    """The chapter's tables take "Periodic Statement # | B | Statement Number", "Periodic
+    Statement Date | B | Preliminary Statement Print Date" (Figure 1) and "Broker/Filer # | B |
+    Entry Filer Code" (Figure 4) from the B record, and "Statement # | Q3 | Periodic Monthly
+    Statement Number" (Figure 2) from Q3. When they differ the statement says which one it shows
+    (Q3's) and keeps B's in `header_differences`."""
+    b = rh.put(rh.put(rh.put(sh.b("P"), 14, "2726P10009"), 24, "111126"), 8, "C12")
+    y = rh.put(sh.y(len(sh.PRELIMINARY_Q)), 8, "C12")
+    (statement,) = statements(run([b, *sh.PRELIMINARY_Q, y]))
+    assert statement.statement_number == "2726P10001"
+    doc = as_json(statement)
+    assert doc["header_differences"] == [
+        {"field": "statement_number", "shown": "Q3", "q3": "2726P10001", "b": "2726P10009"},
+        {"field": "print_date", "shown": "Q3", "q3": "2026-11-10", "b": "2026-11-11"},
+        {"field": "filer_code", "shown": "Q3", "q3": "B76", "b": "C12"},
     ]
-    (statement,) = statements(run(records))
-    assert statement.daily_statements == []
-    assert str(statement.preliminary_totals.amount_due) == "0.00"
-    assert statement.checks == []
+    messages = [c.message for c in statement.checks if c.code == "header_mismatch"]
+    assert len(messages) == 3
+    assert messages[0] == (
+        "B statement number 2726P10009 does not match Q3's 2726P10001: the statement shows "
+        "Q3's; the detail and deleted-entries reports show B's (Figures 1 and 4)"
+    )
+    agreeing = statements(run(sh.PRELIMINARY_BLOCK))[0]
+    assert agreeing.header_differences == []
 
 
 @pytest.mark.parametrize(

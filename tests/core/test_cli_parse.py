@@ -83,6 +83,26 @@ def test_strict_exit_status_and_rejected_event(
     assert rejected[1]["kind"] == "framing"
 
 
+def test_a_statement_of_totals_alone_is_a_rejected_line_of_parse(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records".
+    `pms-stream parse` prints a totals-only block as one `rejected` line with its raw records,
+    no statement, and the statement after it as usual; --strict exits 1."""
+    totals = [sh.b("P"), *sh.PRELIMINARY_TOTALS, sh.y(3)]
+    path = tmp_path / "totals.txt"
+    path.write_text("\n".join([sh.A, *totals, *sh.FINAL_BLOCK, sh.Z]) + "\n")
+    assert main(["parse", "--strict", str(path)]) == 1
+    events = [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
+    assert [(e["type"], e.get("status")) for e in events] == [
+        ("rejected", None),
+        ("statement", "final"),
+    ]
+    assert events[0]["kind"] == "statement"
+    assert events[0]["raw"].split("\n") == totals
+    assert events[0]["source"] == {"file": str(path), "first_line": 2, "last_line": 6}
+
+
 def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["parse", "/nonexistent/file"]) == 2
     assert "cannot read" in capsys.readouterr().err

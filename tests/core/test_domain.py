@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from pms_stream.domain.delete_sources import DELETE_SOURCES, is_delete_source
 from pms_stream.domain.entry_numbers import check_digit, format_entry_number, is_valid_entry_number
 from pms_stream.domain.fee_classes import FEE_CLASSES, fee_class, report_label
 from pms_stream.domain.importer_numbers import ImporterShape, redact, scrub, shape_of
-from pms_stream.domain.payment_types import PAYMENT_TYPES, is_importer_statement
+from pms_stream.domain.payment_types import (
+    MONTHLY_PAYMENT_TYPES,
+    PAYMENT_TYPES,
+    describe_payment_type,
+    is_importer_statement,
+)
 from pms_stream.domain.statement_numbers import StatementNumber, decode_statement_number
 
 
@@ -62,6 +68,21 @@ def test_payment_types() -> None:
     assert is_importer_statement("8")
     assert not is_importer_statement("6")
     assert not is_importer_statement(None)
+    assert set(MONTHLY_PAYMENT_TYPES) == {"6", "7", "8"}
+    assert describe_payment_type("1") == "single pay"
+    assert describe_payment_type("X") == "not a payment type indicator"
+    assert describe_payment_type(None) == "blank"
+
+
+@pytest.mark.parametrize(
+    ("code", "valid"),
+    [("123", True), ("007", True), ("ENC", True), ("BKR", True), ("ABI", True),
+     ("BRK", False), ("NNN", False), ("12", False), ("12A", False), ("", False)],
+)  # fmt: skip
+def test_delete_sources(code: str, valid: bool) -> None:
+    """The Q7 note: "Valid Delete Source Codes are: NNN ..., ENC ..., BKR ..., ABI ..."."""
+    assert is_delete_source(code) is valid
+    assert set(DELETE_SOURCES) == {"NNN", "ENC", "BKR", "ABI"}
 
 
 @pytest.mark.parametrize(

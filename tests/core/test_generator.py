@@ -90,7 +90,7 @@ def test_every_record_is_valid_and_as_encode_record_writes_it(framing: Framing) 
     """Templates and the typed path agree byte for byte; every record parses and re-encodes to
     itself (so it is canonical: what encode_record makes of its typed record)."""
     for seed in range(8):
-        options = GenerateOptions(statements=8, seed=seed, framing=framing, daily=(0, 8))
+        options = GenerateOptions(statements=8, seed=seed, framing=framing, daily=(1, 8))
         fast = generate(options)
         typed = generate(dataclasses.replace(options, validate=True))
         assert fast.records == typed.records
@@ -101,6 +101,8 @@ def test_every_record_is_valid_and_as_encode_record_writes_it(framing: Framing) 
 def test_options_are_checked() -> None:
     with pytest.raises(ValueError, match="daily"):
         GenerateOptions(daily=(3, 2))
+    with pytest.raises(ValueError, match="daily"):  # a statement needs a daily statement
+        GenerateOptions(daily=(0, 2))
     with pytest.raises(ValueError, match="bad kinds"):
         GenerateOptions(bad_kinds=("nonsense",))
     with pytest.raises(ValueError, match="share"):
@@ -154,7 +156,7 @@ def test_clean_files_pass_every_check() -> None:
         assert codes == ([checks.FINAL_DIFFERENCE] if s in differing else [])
 
 
-@pytest.mark.parametrize("daily", [(0, 0), (0, 2), (9, 9), (1, 30)])
+@pytest.mark.parametrize("daily", [(1, 1), (1, 2), (9, 9), (1, 30)])
 def test_daily_statement_range(daily: tuple[int, int]) -> None:
     for framing in FRAMINGS:
         made = generate(GenerateOptions(statements=10, seed=3, daily=daily, framing=framing))

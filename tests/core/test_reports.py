@@ -20,6 +20,7 @@ from typing import NamedTuple
 import pytest
 
 from pms_stream.cli import main
+from pms_stream.domain.delete_sources import DELETE_SOURCES
 from pms_stream.reports.render import (
     REPORT_KINDS,
     format_amount,
@@ -165,7 +166,7 @@ FINAL_RECORDS = block(
     + totals_records("Q5 Q6 QJ", IMPORTER,
                      ("1190.00", "50.00", "150.25", "10.00", "1459.55"),
                      [("056", "0.50"), ("499", "54.61"), ("501", "4.19")])
-    + [q7_record("2704A00002", [("B7603245278", "BRK"), ("ABC12345676", "ABI")]),
+    + [q7_record("2704A00002", [("B7603245278", "BKR"), ("ABC12345676", "ABI")]),
        q7_record("2704A00001", [("B7603245278", "123")])],
 )  # fmt: skip
 
@@ -398,7 +399,7 @@ LEGEND = [
     BLANK,
     line({87: "NNN=TEAM NUMBER"}),
     BLANK,
-    line({87: "BRK=BROKER"}),
+    line({87: "BKR=BROKER"}),
     BLANK,
     line({87: "ENC=ENTRY CONTROL"}),
     BLANK,
@@ -416,7 +417,7 @@ def test_deleted_entries(final: Statement) -> None:
     assert page[:10] == header(page=1, status="FINAL", name="ACME IMPORTS", importer=IMPORTER)
     assert page[10:16] == DELETED_HEADINGS
     assert page[16:19] == [
-        deleted_row("2704A00002", "B76-0324527-8", "BRK"),
+        deleted_row("2704A00002", "B76-0324527-8", "BKR"),
         deleted_row("2704A00002", "ABC-1234567-6", "ABI"),
         deleted_row("2704A00001", "B76-0324527-8", "123"),
     ]
@@ -425,8 +426,8 @@ def test_deleted_entries(final: Statement) -> None:
     assert page[36:] == [BLANK] * 18
 
 
-def deleted_statement(entries: int) -> Statement:
-    pairs = [("B7603245278", "BRK")] * entries
+def deleted_statement(entries: int, source: str = "BKR") -> Statement:
+    pairs = [("B7603245278", source)] * entries
     q7s = [q7_record("2704A00001", pairs[i : i + 4]) for i in range(0, entries, 4)]
     body = daily_records(D1, "")
     body += totals_records("Q3 Q4 QE", "", ("1000.00", "50.00", "", "", "1083.80"),
@@ -438,7 +439,7 @@ def deleted_statement(entries: int) -> Statement:
 def test_deleted_legend_follows_many_entries() -> None:
     (page,) = render_deleted(deleted_statement(20))  # entries on lines 17-36
     check_page(page)
-    assert page[35] == deleted_row("2704A00001", "B76-0324527-8", "BRK")
+    assert page[35] == deleted_row("2704A00001", "B76-0324527-8", "BKR")
     assert page[36] == BLANK
     assert page[37:47] == LEGEND
     assert page[47:] == [BLANK] * 7
@@ -451,7 +452,7 @@ def test_deleted_legend_moves_to_a_new_page_when_it_does_not_fit() -> None:
         check_page(page)
         assert page[:10] == header(page=number, status="PRELIMINARY", name="B76", process="")
         assert page[10:16] == DELETED_HEADINGS
-    assert pages[0][45] == deleted_row("2704A00001", "B76-0324527-8", "BRK")
+    assert pages[0][45] == deleted_row("2704A00001", "B76-0324527-8", "BKR")
     assert pages[0][46:] == [BLANK] * 8
     assert pages[1][16:26] == [BLANK] * 10
     assert pages[1][26:36] == LEGEND
@@ -461,9 +462,140 @@ def test_deleted_entries_over_two_pages() -> None:
     pages = render_deleted(deleted_statement(40))  # 38 on page 1, 2 on page 2
     assert len(pages) == 2
     assert all(row.startswith(" " * 38 + "2704A00001") for row in pages[0][16:54])
-    assert pages[1][16:18] == [deleted_row("2704A00001", "B76-0324527-8", "BRK")] * 2
+    assert pages[1][16:18] == [deleted_row("2704A00001", "B76-0324527-8", "BKR")] * 2
     assert pages[1][18:26] == [BLANK] * 8
     assert pages[1][26:36] == LEGEND
+
+
+def test_legend_names_the_codes_the_rows_show(final: Statement) -> None:
+    """The chapter's Q7 note: "Valid Delete Source Codes are: ... BKR Broker"; Figure 4's legend
+    prints "BRK=BROKER". The rows print the code as sent (BKR), so the legend says BKR: every
+    code in it is one of the Q7 note's, and every row's code is in the legend."""
+    (page,) = render_deleted(final, "ACME IMPORTS")
+    legend = [text.strip().split("=")[0] for text in page[29:36] if text.strip()]
+    assert legend == ["NNN", "BKR", "ENC", "ABI"]  # the figure's order
+    assert sorted(legend) == sorted(DELETE_SOURCES)
+    assert "BRK" not in "".join(page)
+    rows = [r[77:80] for r in page[16:19]]
+    assert rows == ["BKR", "ABI", "123"]
+    assert all(code in legend or code.isdigit() for code in rows)
+    assert final.checks == [c for c in final.checks if c.code != "delete_source"]
+
+
+def test_an_unknown_delete_source_is_flagged() -> None:
+    """The Q7 note lists the valid codes (NNN, ENC, BKR, ABI); a row with another code (the
+    figure's own "BRK") prints as sent and gets a `delete_source` warning."""
+    statement = deleted_statement(1, source="BRK")
+    (check,) = [c for c in statement.checks if c.code == "delete_source"]
+    assert check.severity == "warning"
+    assert "'BRK'" in check.message
+
+
+@pytest.mark.parametrize(
+    ("preliminary", "final", "printed"),
+    [
+        ("999999999.99", "0.00", "-999,999,999.99"),
+        ("0.00", "999999999.99", "999,999,999.99"),
+        ("99999999.99", "0.00", "-99,999,999.99"),
+    ],
+)
+def test_the_largest_difference_prints_in_full(preliminary: str, final: str, printed: str) -> None:
+    """Figure 3: "PRELIMINARY TOTALS     FINAL TOTALS        DIFERENCE" over
+    "ZZZ,ZZZ,ZZ9.99      ZZZ,ZZZ,ZZ9.99     ZZZ,ZZZ,ZZ9.99"; the amounts are 11N ("Two decimal
+    places are implied"), so a difference runs from -999,999,999.99 to 999,999,999.99. The
+    negative extreme needs 15 columns; the column widens left into the spare columns, still
+    ending in column 99, and never touches the final amount (ending in 80)."""
+    daily = Daily("2704A00001", "100526", "100326", final, "", "", "", final, [])
+    body = daily_records(daily, "")
+    body += totals_records("Q3 Q4 QE", "", (preliminary, "", "", "", preliminary), [])
+    body += totals_records("Q5 Q6 QJ", "", (final, "", "", "", final), [])
+    (statement,) = assemble(block("F", "6", "", "", body))
+    (page,) = render_final(statement)
+    check_page(page)
+    pre = format_amount(Decimal(preliminary)).strip()
+    fin = format_amount(Decimal(final)).strip()
+    assert page[12] == totals_row("ESTIMATED DUTY", pre, fin, printed)
+    assert page[16] == totals_row("TOTAL AMOUNT DUE", pre, fin, printed)
+    assert "*" not in "".join(page)
+
+
+def test_a_difference_wider_than_the_widened_column_fills_it_with_stars() -> None:
+    """Beyond two 11N amounts (repeated fee classes added up), the documented limit: a
+    difference of more than 18 characters fills columns 82-99 with `*`."""
+    fees = [("499", "999999999.99")] * 101  # 100,999,999,998.99 on the preliminary side
+    daily = Daily("2704A00001", "100526", "100326", "", "", "", "", "0.00", [])
+    body = daily_records(daily, "")
+    body += totals_records("Q3 Q4 QE", "", ("", "", "", "", "0.00"), fees)
+    body += totals_records("Q5 Q6 QJ", "", ("", "", "", "", "0.00"), [])
+    (statement,) = assemble(block("F", "6", "", "", body))
+    (page,) = render_final(statement)
+    fee_line = next(row for row in page if "MERCHANDISE FEE" in row)
+    assert fee_line[81:99] == "*" * 18
+    assert fee_line[80] == " "
+    assert fee_line[46:60] == "*" * 14  # the preliminary amount's own 14 columns, as before
+
+
+# The B record of PRELIMINARY_RECORDS with another statement number, print date and filer code.
+def _b_differing() -> str:
+    b = b_record("P", "6", "", "NY")
+    return b[:7] + "C12" + b[10:13] + "2726P10009" + "111126" + b[29:]
+
+
+def test_header_values_follow_the_chapter_tables_and_say_which_record_they_are_from() -> None:
+    """The chapter's tables: Figure 1 "Periodic Statement # | B | Statement Number", "Periodic
+    Statement Date | B | Preliminary Statement Print Date"; Figure 4 "Broker/Filer # | B | Entry
+    Filer Code"; Figure 2 "Statement # | Q3 | Periodic Monthly Statement Number", "Print Date |
+    Q3", "Filer Code | Q3". When B and Q3 differ, the detail and deleted reports print B's, the
+    totals reports Q3's, and line 6 of each says which record each value is from."""
+    body = [*PRELIMINARY_RECORDS[1:-1], q7_record("2704A00001", [("B7603245278", "BKR")])]
+    y = y_record(len(body))
+    y = y[:7] + "C12" + y[10:]
+    (statement,) = assemble([_b_differing(), *body, y])
+    b_note = "STATEMENT # FROM B, Q3 2726P10001; PRINT DATE FROM B, Q3 11/10/26; " + (
+        "BROKER/FILER# FROM B, Q3 B76"
+    )
+    q3_note = "STATEMENT # FROM Q3, B 2726P10009; PRINT DATE FROM Q3, B 11/11/26; " + (
+        "BROKER/FILER# FROM Q3, B C12"
+    )
+    for render, number, printed, filer, note in [
+        (render_detail, "2726P10009", "11/11/26", "C12", b_note),
+        (render_deleted, "2726P10009", "11/11/26", "C12", b_note),
+        (render_preliminary, "2726P10001", "11/10/26", "B76", q3_note),
+    ]:
+        page = render(statement, "X")[0]
+        check_page(page)
+        assert page[0][15:25] == number, render
+        assert page[1][123:131] == printed, render
+        assert page[7] == line({1: "BROKER/FILER#:", 21: filer}), render
+        assert page[5] == line({1: note}), render
+    agreeing = assemble(PRELIMINARY_RECORDS)[0]
+    assert render_detail(agreeing)[0][5] == BLANK
+
+
+def doc_samples() -> list[list[str]]:
+    """The code blocks of docs/reports.md's "Samples" section, in order."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "reports.md").read_text("utf-8")
+    samples = text.split("## Samples", 1)[1]
+    return [block.split("\n")[1:-1] for block in samples.split("```")[1::2]]
+
+
+def test_the_samples_in_docs_are_what_the_reports_print(
+    preliminary: Statement, final: Statement
+) -> None:
+    """docs/reports.md shows pieces of these statements' reports (trailing spaces trimmed);
+    they must be what the renderer prints, e.g. BKR in both the rows and the legend."""
+    pages = [
+        render_detail(preliminary, "SMITH CUSTOMS BROKERS")[0],
+        render_preliminary(preliminary)[0],
+        render_final(final, "ACME IMPORTS")[0],
+        render_deleted(final, "ACME IMPORTS")[0],
+    ]
+    samples = doc_samples()
+    assert len(samples) == len(pages)
+    for sample, page in zip(samples, pages, strict=True):
+        printed = [text.rstrip() for text in page]
+        starts = [n for n in range(len(printed)) if printed[n : n + len(sample)] == sample]
+        assert starts, sample
 
 
 # ---- which reports, amounts ------------------------------------------------------------------
@@ -600,7 +732,7 @@ def test_command_from_stdin_counts_rejects(records_file: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert b"1 rejected input(s) ignored" in done.stderr
     (page,) = pages_of(done.stdout.decode("utf-8"))
-    assert page[16] == deleted_row("2704A00002", "B76-0324527-8", "BRK")
+    assert page[16] == deleted_row("2704A00002", "B76-0324527-8", "BKR")
 
 
 def test_command_unreadable_json_line(

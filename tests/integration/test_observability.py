@@ -441,6 +441,8 @@ def test_compose_file_runs_the_whole_stack() -> None:
         {k: str(v) for k, v in producer["environment"].items() if k.startswith("PMS_")},
         "docker-compose.yml demo-producer",
     )
+    if "pms-stream reroute" in producer["command"][0]:  # it refuses to send without one
+        assert producer["environment"]["PMS_ABI_PASSWORD"]
 
     # the topic setup creates every topic the service uses, the statements topic compacted
     assert not settings.create_topics
@@ -722,7 +724,7 @@ async def test_every_dashboard_query_and_alert_expression_returns_data_from_a_re
             filer=final.filer_code,
             port=final.district_port,
             office=final.office_code,
-            date=final.process_date.isoformat(),
+            statements_of=final.process_date,
         )
         await produce(kafka_bootstrap, topics.input, [(final.filer_code.encode(), request)])
         for prefix in (

@@ -4,10 +4,12 @@ the same values, and a request answered after a restart (the store rebuilt from 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
+import os
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +24,14 @@ from pms_stream.catair.records import (
     QRRecord,
     QXRecord,
     Record,
+    Secret,
     YRecord,
     ZRecord,
 )
-from pms_stream.commands.reroute import build_request
+from pms_stream.reroute.request import build_request
 from tests.core import statements_by_hand as sh
 from tests.core.records_by_hand import put
-from tests.integration.service_harness import ServiceProcess, Topics, http_get
+from tests.integration.service_harness import EXE, ServiceProcess, Topics, http_get
 from tests.kafka_helpers import Received, consume, delete_topics, poll_until, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
@@ -51,23 +54,24 @@ def transmission(port: str, number: str, branch: str = "  ") -> list[str]:
     return [sh.A, b, *q, y, sh.Z]
 
 
-def request(**flags: Any) -> bytes:
-    args = argparse.Namespace(
-        filer="B76",
-        port="2704",
-        site=None,
-        office="01",
-        date="111526",
-        importer=None,
-        branch=None,
-        statement=None,
-        all_ports=False,
-        preliminary=True,
-        final=True,
-    )
-    for name, value in flags.items():
-        setattr(args, name, value)
-    return b"\n".join(build_request(args))
+PASSWORD = "PW1526"  # the A record's communication password: never in an output or a log
+
+
+def request(**changes: Any) -> bytes:
+    """A request as `pms-stream reroute` builds it, for B76 at 2704 office 01, statements of
+    11/15/26, preliminary and final; `changes` override the builder's keyword arguments."""
+    options: dict[str, Any] = {
+        "filer": "B76",
+        "port": "2704",
+        "office": "01",
+        "password": Secret(PASSWORD),
+        "statements_of": "111526",
+        "preliminary": True,
+        "final": True,
+        "today": date.fromisoformat(TODAY),
+        **changes,
+    }
+    return b"\n".join(build_request(**options))
 
 
 def raw_block(qrs: list[QRRecord]) -> bytes:
@@ -106,10 +110,10 @@ REQUESTS: list[tuple[str, bytes, str, int]] = [  # name, MO block, code, reroute
     ("importer (none matches)", request(importer="12-3456789AB"), "MS0", 0),
     ("other port", request(port="2709", office=None), "MS0", 1),
     ("scope A", request(all_ports=True, final=False), "MS0", 3),
-    ("other date", request(date="111426"), "MS0", 0),
-    ("beyond 14 days", request(date="110126"), "MS1", 0),
-    ("invalid date", request(date="113126"), "MS2", 0),
-    ("future date", request(date="112526"), "MS2", 0),
+    ("other date", request(statements_of="111426"), "MS0", 0),
+    ("beyond 14 days", request(statements_of="110126"), "MS1", 0),
+    ("invalid date", request(statements_of="113126"), "MS2", 0),
+    ("future date", request(statements_of="112526"), "MS2", 0),
     ("two QR in one block", raw_block([qr(transmission_date="111326")] * 2), "MS3", 0),
     ("nothing requested", request(preliminary=False, final=False), "MS4", 0),
     ("bad scope", raw_block([qr(scope="B")]), "MS5", 0),
@@ -218,6 +222,90 @@ async def test_requests_are_answered_by_the_chapters_rules(
         assert (ack["code"], ack["reroute_count"]) == ("MS0", 2)
     finally:
         await service.terminate()
+    assert PASSWORD not in service.log_path.read_text()  # every request carried it
+
+
+async def test_the_reroute_command_writes_a_request_that_passes_the_layout_field_by_field(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    """The Application Control layout (../shared/spec/application-control.md), A record:
+    "| 9-14 | 6AN | M in, blank out | Communication password (input only; never echoed on
+    output, never logged) |" and "| 15-20 | 6N | C | Transmission date, MMDDYY |". The request
+    `pms-stream reroute` sends (password from PMS_ABI_PASSWORD) passes every record's layout,
+    carries the password and today's date, and the service answers it; the password shows
+    nowhere: not in the command's output, the answer or the service's log."""
+    today = date.today()
+    service = ServiceProcess(
+        kafka_bootstrap, topics, tmp_path, "a", PMS_REROUTE_TODAY=today.isoformat()
+    )
+    await service.start()
+    await service.wait_ready()
+    try:
+        env = {**service.env, "PMS_ABI_PASSWORD": PASSWORD}
+        args = ["reroute", "--filer", "B76", "--port", "2704", "--office", "01"]
+        args += ["--date", today.isoformat(), "--final"]
+        done = await asyncio.create_subprocess_exec(EXE, *args, env=env, stdout=PIPE, stderr=PIPE)
+        out, err = await done.communicate()
+        assert done.returncode == 0, err
+        assert PASSWORD.encode() not in out + err
+        (sent,) = await consume(kafka_bootstrap, topics.input, count=1, timeout=30)
+        assert sent.key == b"B76"
+        lines = (sent.value or b"").split(b"\n")
+        for line in lines:
+            assert len(line) == 80
+            assert encode_record(parse_record(line)) == line  # each passes its layout
+        a, b, qr_record, y, z = (parse_record(line) for line in lines)
+        assert a == ARecord(
+            site_code="2704",
+            filer_code="B76",
+            password=Secret(PASSWORD),
+            transmission_date=today,
+            application_id="MO",
+            office_code="01",
+        )
+        assert lines[0][8:14] == PASSWORD.encode()  # positions 9-14
+        assert lines[0][14:20] == today.strftime("%m%d%y").encode()  # positions 15-20
+        assert b == BRecord(
+            district_port="2704", filer_code="B76", application_id="MO", office_code="01"
+        )
+        assert qr_record == qr(transmission_date=today.strftime("%m%d%y"), preliminary_request="N")
+        assert y == YRecord(
+            district_port="2704",
+            filer_code="B76",
+            application_id="MO",
+            record_count=1,
+            office_code="01",
+        )
+        assert z == ZRecord(site_code="2704", filer_code="B76", date=today, office_code="01")
+        received = await consume(kafka_bootstrap, topics.acks, count=2, timeout=30)
+        (ack,) = acks_by_request(received).values()
+        assert (ack["code"], ack["reroute_count"]) == ("MS0", 0)
+        assert all(PASSWORD.encode() not in (r.value or b"") for r in received)
+    finally:
+        await service.terminate()
+    assert PASSWORD not in service.log_path.read_text()
+
+
+async def test_the_reroute_command_refuses_to_send_without_a_password(tmp_path: Path) -> None:
+    """The A record's password is "M in": without PMS_ABI_PASSWORD or --password the command
+    sends nothing and exits 2; --dry-run prints the records with the password blank (or masked
+    when there is one)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
+    args = ["reroute", "--filer", "B76", "--port", "2704", "--final"]
+    args += ["--bootstrap-servers", "127.0.0.1:1"]  # never reached
+    done = await asyncio.create_subprocess_exec(EXE, *args, env=env, stdout=PIPE, stderr=PIPE)
+    out, err = await done.communicate()
+    assert done.returncode == 2
+    assert out == b""
+    assert b"no communication password: set PMS_ABI_PASSWORD" in err
+    for extra, shown in [({}, b"      "), ({"PMS_ABI_PASSWORD": PASSWORD}, b"******")]:
+        done = await asyncio.create_subprocess_exec(
+            EXE, *args, "--dry-run", env={**env, **extra}, stdout=PIPE, stderr=PIPE
+        )
+        out, err = await done.communicate()
+        assert done.returncode == 0, err
+        assert out.split(b"\n")[0][8:14] == shown
+        assert PASSWORD.encode() not in out + err
 
 
 async def test_cbp_qx_answers_on_the_input_become_reroute_acks(

@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
 from tests.core import statements_by_hand as sh
+from tests.core.records_by_hand import put
 from tests.integration.service_harness import (
     ServiceProcess,
     Topics,
@@ -212,6 +213,61 @@ async def test_bad_input_goes_to_the_rejects_topic_with_reason_and_bytes(
         assert len(statements) == 2  # the good statements after the bad input still came out
     finally:
         await service.terminate()
+
+
+async def test_statements_that_are_not_monthly_statements_go_whole_to_the_rejects_topic(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    """The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records",
+    and reports are for entry summary data "with a payment indicator of 6 ..., 7 ..., or 8". A
+    statement of totals alone (bare, and in an MS block) and a block with payment type 1 each
+    come out as one `rejected` event holding all their raw records, never as a statement; the
+    good statements around them are published, and the offline parse says the same."""
+    totals_block = [sh.b("P"), *sh.PRELIMINARY_TOTALS, sh.y(3)]
+    single_pay = [put(sh.b("P"), 30, "1"), *sh.PRELIMINARY_Q, sh.y(len(sh.PRELIMINARY_Q))]
+    transmission = [sh.A, *totals_block, *sh.FINAL_BLOCK, *single_pay, sh.Z]
+    bare = [*sh.PRELIMINARY_TOTALS, *sh.PRELIMINARY_Q]  # totals alone, then a good statement
+    inputs = [(b"B76", "\n".join(transmission).encode()), (b"C12", "\n".join(bare).encode())]
+    expected = [
+        e for data in (v for _, v in inputs) for e in offline(data) if e["type"] == "rejected"
+    ]
+    assert len(expected) == 3
+    # the bare good statement has no end but the idle timeout (the totals before it end at its Q1)
+    service = await start(kafka_bootstrap, topics, tmp_path, "a", PMS_IDLE_TIMEOUT_S="2")
+    try:
+        await produce(kafka_bootstrap, topics.input, inputs)
+        rejects = await consume(kafka_bootstrap, topics.rejects, count=3, timeout=30)
+        docs = [json.loads(r.value or b"") for r in rejects]
+        assert Counter(without_source(d) for d in docs) == Counter(
+            without_source(e) for e in expected
+        )
+        by_raw = {d["raw"]: d for d in docs}
+        for records, reason in [
+            (totals_block, "no daily statement: Q1 and Q2"),
+            (sh.PRELIMINARY_TOTALS, "no daily statement: Q1 and Q2"),
+            (single_pay, "payment type 6, 7 or 8"),
+        ]:
+            doc = by_raw["\n".join(records)]
+            assert doc["kind"] == "statement"
+            assert reason in doc["reason"]
+            assert doc["record_count"] == len(records)
+            assert doc["source"]["topic"] == topics.input
+        paid = by_raw["\n".join(single_pay)]
+        assert (paid["record_type"], paid["field"], paid["positions"], paid["value"]) == (
+            "B",
+            "payment_type",
+            "30",
+            "1",
+        )
+        statements = await consume(kafka_bootstrap, topics.statements, count=2, timeout=30)
+        published = [json.loads(r.value or b"") for r in statements]
+        assert sorted((d["statement_number"], d["status"]) for d in published) == [
+            ("2726P10001", "final"),
+            ("2726P10001", "preliminary"),
+        ]
+        assert all(d["daily_statements"] for d in published)
+    finally:
+        assert await service.terminate() == 0, service.tail()
 
 
 async def test_http_endpoints_and_graceful_stop(

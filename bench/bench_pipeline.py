@@ -72,6 +72,7 @@ if __package__ in (None, ""):  # run as a script: the repository root holds pms_
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.bench_parse import cpu_model, git_state
 from pms_stream.commands.send import messages
@@ -195,13 +196,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def parse_metrics(text: str) -> dict[str, float]:
-    """Prometheus text exposition -> {'name{labels}': value} (comments skipped)."""
+    """Prometheus text exposition -> {'name{labels}': value}, read by prometheus_client's own
+    parser (the labels in the order the service writes them)."""
     found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                found[name] = float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
+            found[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return found
 
 

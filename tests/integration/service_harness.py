@@ -10,6 +10,7 @@ should publish: the offline parse of the same bytes, compared without `source` a
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pms_stream.commands.parse import parse_stream
+from pms_stream.commands.reroute import build_request
 from pms_stream.commands.send import messages
 from pms_stream.generator import Generated
 
@@ -177,3 +179,24 @@ def offline(data: bytes) -> list[dict[str, Any]]:
 def without_source(doc: dict[str, Any]) -> str:
     """An event's JSON without where and when it was made: equal for the same statement."""
     return json.dumps({k: v for k, v in doc.items() if k not in ("source", "time")}, sort_keys=True)
+
+
+def reroute_request(**flags: Any) -> bytes:
+    """A QR reroute request block as `pms-stream reroute` builds it: B76's port 2704, office 01,
+    15 November 2026, preliminary and final, unless `flags` say otherwise."""
+    args = argparse.Namespace(
+        filer="B76",
+        port="2704",
+        site=None,
+        office="01",
+        date="111526",
+        importer=None,
+        branch=None,
+        statement=None,
+        all_ports=False,
+        preliminary=True,
+        final=True,
+    )
+    for name, value in flags.items():
+        setattr(args, name, value)
+    return b"\n".join(build_request(args))

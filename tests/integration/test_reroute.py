@@ -4,7 +4,6 @@ the same values, and a request answered after a restart (the store rebuilt from 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from collections.abc import AsyncIterator
@@ -25,10 +24,10 @@ from pms_stream.catair.records import (
     YRecord,
     ZRecord,
 )
-from pms_stream.commands.reroute import build_request
 from tests.core import statements_by_hand as sh
 from tests.core.records_by_hand import put
 from tests.integration.service_harness import ServiceProcess, Topics, http_get
+from tests.integration.service_harness import reroute_request as request
 from tests.kafka_helpers import Received, consume, delete_topics, poll_until, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
@@ -49,25 +48,6 @@ def transmission(port: str, number: str, branch: str = "  ") -> list[str]:
     q3 = put(sh.PRELIMINARY_TOTALS[0], 3, number)
     q = [*sh.PRELIMINARY_Q[:6], q3, *sh.PRELIMINARY_Q[7:]]
     return [sh.A, b, *q, y, sh.Z]
-
-
-def request(**flags: Any) -> bytes:
-    args = argparse.Namespace(
-        filer="B76",
-        port="2704",
-        site=None,
-        office="01",
-        date="111526",
-        importer=None,
-        branch=None,
-        statement=None,
-        all_ports=False,
-        preliminary=True,
-        final=True,
-    )
-    for name, value in flags.items():
-        setattr(args, name, value)
-    return b"\n".join(build_request(args))
 
 
 def raw_block(qrs: list[QRRecord]) -> bytes:

@@ -7,11 +7,11 @@ for throughput give it Kafka's own JVM defaults: `PMS_KAFKA_JVM_OPTS='-Xms1g -Xm
 -XX:+UseG1GC' make broker-up`). `--start-broker` starts such a broker of its own (on
 `--broker-port`, state under `--out`) and stops it at the end; nothing else starts or stops one.
 
-Input: a clean generated transmission file (block framing) of at least `--records` records,
-grouped into messages keyed by filer exactly as `pms-stream send` does (`send.messages`), in
+Input: a clean generated transmission file (block framing) of at least `--records` records, grouped
+into messages keyed by filer exactly as `pms-stream send` does (`pms_stream.packing.messages`), in
 two shapes: one record per message (pack 1) and up to 100 records per message (pack 100). Each
-shape is preloaded once into a uuid-named input topic of 3 partitions; every run below reads
-all of it from an empty consumer group, so each run processes the same messages.
+shape is preloaded once into a uuid-named input topic of 3 partitions; every run below reads all of
+it from an empty consumer group, so each run processes the same messages.
 
 Throughput runs, per shape (the baselines and the pipeline interleaved):
 - passthrough, at_least_once: a bare aiokafka consumer group (read_committed) -> idempotent
@@ -75,11 +75,17 @@ from aiokafka.structs import OffsetAndMetadata
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.bench_parse import cpu_model, git_state
-from pms_stream.commands.send import messages
 from pms_stream.generator import GenerateOptions, generate
+from pms_stream.packing import messages
 from pms_stream.service.config import Settings
-from tests.integration.service_harness import ServiceProcess, Topics, http_get
-from tests.kafka_helpers import consume_to_end, create_topic, delete_topics, kafka_admin, port_open
+from pms_testkit.kafka_helpers import (
+    consume_to_end,
+    create_topic,
+    delete_topics,
+    kafka_admin,
+    port_open,
+)
+from pms_testkit.service_harness import ServiceProcess, Topics, http_get
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "bench" / "out"

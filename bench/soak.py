@@ -88,20 +88,20 @@ from bench.bench_pipeline import (
 from pms_stream.catair.codec import parse_record
 from pms_stream.catair.records import ARecord, BRecord
 from pms_stream.commands.reroute import build_request
-from pms_stream.commands.send import messages
 from pms_stream.errors import RecordError
 from pms_stream.generator import GenerateOptions, generate
+from pms_stream.packing import messages
 from pms_stream.service.outputs import Sink
 from pms_stream.service.partition_task import InputMessage, Limits, PartitionTask
-from tests.chaos.accounting import statement_identity
-from tests.integration.service_harness import ServiceProcess, Topics, http_get
-from tests.kafka_helpers import (
+from pms_testkit.accounting import statement_identity
+from pms_testkit.kafka_helpers import (
     assigned_consumer,
     create_topic,
     delete_topics,
     kafka_admin,
     port_open,
 )
+from pms_testkit.service_harness import ServiceProcess, Topics, http_get
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "bench" / "out"

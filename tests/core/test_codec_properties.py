@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pms_stream import RecordError, encode_record, parse_record
 from pms_stream.catair import codec
-from tests.core.strategies import PRINTABLE, any_valid_record
+from pms_testkit.strategies import PRINTABLE, any_valid_record
 
 SETTINGS = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

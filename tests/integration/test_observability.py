@@ -33,11 +33,13 @@ import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
-from pms_stream.commands.send import messages
 from pms_stream.generator import GenerateOptions, generate
+from pms_stream.packing import messages
 from pms_stream.service.metrics import REJECT_KINDS, Metrics
 from pms_stream.service.partition_task import InputMessage, PartitionTask
 from pms_stream.statements.model import RejectedEvent, Statement
+from pms_testkit.kafka_helpers import delete_topics, poll_until, produce
+from pms_testkit.service_harness import ServiceProcess, Topics, http_get, reroute_request
 from tests.core import statements_by_hand as sh
 from tests.deploy_files import (
     K8S,
@@ -60,8 +62,6 @@ from tests.integration.prometheus_harness import (
     has_number,
     tool,
 )
-from tests.integration.service_harness import ServiceProcess, Topics, http_get, reroute_request
-from tests.kafka_helpers import delete_topics, poll_until, produce
 
 # Labels Prometheus adds to every scraped series.
 TARGET_LABELS = frozenset({"job", "instance"})

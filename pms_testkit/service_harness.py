@@ -2,10 +2,11 @@
 
 Each `ServiceProcess` is the installed console script with its own environment: uuid-named
 topics and group, an HTTP port of its own, JSON logs to a file. Tests start it, wait until it
-is ready (`/readyz`), send input with `tests.kafka_helpers`, read the read_committed output, and
-stop it with SIGTERM or kill it with SIGKILL. `as_bytes` and `pairs` make the input (messages
-keyed by filer as `pms-stream send` cuts them); `offline` and `without_source` what the service
-should publish: the offline parse of the same bytes, compared without `source` and `time`.
+is ready (`/readyz`), send input with `pms_testkit.kafka_helpers`, read the read_committed
+output, and stop it with SIGTERM or kill it with SIGKILL. `as_bytes` and `pairs` make the input
+(messages keyed by filer as `pms-stream send` cuts them); `offline` and `without_source` what
+the service should publish: the offline parse of the same bytes, compared without `source` and
+`time`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any
 
 from pms_stream.commands.parse import parse_stream
 from pms_stream.commands.reroute import build_request
-from pms_stream.commands.send import messages
 from pms_stream.generator import Generated
+from pms_stream.packing import messages
 
 EXE = str(Path(sys.executable).with_name("pms-stream"))
 

@@ -17,6 +17,7 @@ from typing import Final
 import msgspec
 
 __all__ = [
+    "GROUP_ITEMS",
     "ARecord",
     "BRecord",
     "DeletedEntry",
@@ -282,4 +283,10 @@ RECORD_TYPES: Final[dict[str, type[Record]]] = {
     "Q7": Q7Record,
     "QR": QRRecord,
     "QX": QXRecord,
+}
+
+# The item of each repeated group of the layouts (`Field.group`): a fee slot, a deleted entry.
+GROUP_ITEMS: Final[dict[str, type[Fee] | type[DeletedEntry]]] = {
+    "fees": Fee,
+    "entries": DeletedEntry,
 }

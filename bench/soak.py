@@ -91,8 +91,8 @@ from pms_stream.commands.reroute import build_request
 from pms_stream.errors import RecordError
 from pms_stream.generator import GenerateOptions, generate
 from pms_stream.packing import messages
-from pms_stream.service.outputs import Sink
-from pms_stream.service.partition_task import InputMessage, Limits, PartitionTask
+from pms_stream.stream.outputs import Sink
+from pms_stream.stream.partition_task import InputMessage, Limits, PartitionTask
 from pms_testkit.accounting import statement_identity
 from pms_testkit.kafka_helpers import (
     assigned_consumer,

@@ -53,8 +53,6 @@ from pms_stream.catair.codec import RECORD_LENGTH, encode_record, parse_record
 from pms_stream.catair.fastpath import Bail
 from pms_stream.errors import RecordError
 from pms_stream.framing import Piece, RecordFramer, frame_message
-from pms_stream.service.outputs import Output
-from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
 from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.model import (
     Event,
@@ -63,6 +61,8 @@ from pms_stream.statements.model import (
     RerouteRequestEvent,
     Statement,
 )
+from pms_stream.stream.outputs import Output
+from pms_stream.stream.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
 
 __all__ = ["SUSPENDED", "TARGETS", "Target", "Violation", "known_hits"]
 

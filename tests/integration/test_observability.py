@@ -36,8 +36,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pms_stream.generator import GenerateOptions, generate
 from pms_stream.packing import messages
 from pms_stream.service.metrics import REJECT_KINDS, Metrics
-from pms_stream.service.partition_task import InputMessage, PartitionTask
 from pms_stream.statements.model import RejectedEvent, Statement
+from pms_stream.stream.partition_task import InputMessage, PartitionTask
 from pms_testkit.kafka_helpers import delete_topics, poll_until, produce
 from pms_testkit.service_harness import ServiceProcess, Topics, http_get, reroute_request
 from tests.core import statements_by_hand as sh

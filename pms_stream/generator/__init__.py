@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class Generated:
     """The records, the statements they hold, and the manifest of injected bad inputs."""
 

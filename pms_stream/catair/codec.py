@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from pms_stream.catair.fastpath import Bail, by_prefix, compile_fast_parser
-from pms_stream.catair.fields import Cls, Field, Kind, Layout, Status
+from pms_stream.catair.fields import RECORD_LENGTH, Cls, Field, Kind, Layout, Status
 from pms_stream.catair.layouts import LAYOUTS
 from pms_stream.catair.records import (
     GROUP_ITEMS,
@@ -41,8 +41,6 @@ from pms_stream.domain.importer_numbers import MASK, looks_like_ssn, scrub
 from pms_stream.errors import RecordError
 
 __all__ = ["RECORD_LENGTH", "encode_record", "layout_of", "parse_record"]
-
-RECORD_LENGTH: Final = 80
 
 
 class _Invalid(ValueError):  # noqa: N818 - internal signal, never escapes this module

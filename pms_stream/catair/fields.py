@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
-__all__ = ["Cls", "Field", "Kind", "Layout", "Status"]
+__all__ = ["RECORD_LENGTH", "Cls", "Field", "Kind", "Layout", "Status"]
+
+RECORD_LENGTH: Final = 80  # every CATAIR record: framing cuts, the codec reads, layouts fill it
 
 
 class Cls(StrEnum):

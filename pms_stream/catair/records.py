@@ -10,6 +10,7 @@ Flow: framing -> codec -> **records** -> assembler -> statements.
 
 from __future__ import annotations
 
+import hmac
 from datetime import date
 from decimal import Decimal
 from typing import Final
@@ -43,10 +44,12 @@ __all__ = [
 
 
 class Secret:
-    """A value that must never be shown: the A record's communication password.
+    """A value that must never be shown: the A record's communication password, and (as
+    `service.config.Password`) the SASL password.
 
-    `repr`, `str` and the JSON encoders print a mask; only `reveal()` gives the value, and only
-    the encoder calls it.
+    `repr`, `str` and the JSON encoders print a mask (`Secret('******')`, a subclass under its own
+    name); only `reveal()` gives the value, and only the encoder and the Kafka client call it.
+    Compared in constant time.
     """
 
     __slots__ = ("_value",)
@@ -59,12 +62,14 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return f"Secret({self.MASK!r})"
+        return f"{type(self).__name__}({self.MASK!r})"
 
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:
         return hash(("Secret", self._value))

@@ -10,7 +10,6 @@ Flow: framing -> codec -> **records** -> assembler -> statements.
 
 from __future__ import annotations
 
-import hmac
 from datetime import date
 from decimal import Decimal
 from typing import Final
@@ -69,6 +68,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # noqa: PLC0415 - it loads OpenSSL; only comparing secrets needs it
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

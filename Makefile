@@ -1,7 +1,7 @@
 # pms-stream developer commands. `make test` is the project's test command (CI runs it via .ci/run).
 #
 #   make install      create $(VENV) and install the package with its test extras
-#   make lint         ruff check + ruff format --check
+#   make lint         ruff check + ruff format --check + import contracts (lint-imports, .importlinter)
 #   make typecheck    mypy --strict (files and options in pyproject.toml)
 #   make docs         regenerate docs/records.md from the layouts (docs-check: fail when stale)
 #   make broker-up    start the local Kafka broker (deploy/kafka/broker.sh; see docs/local-broker.md)
@@ -26,6 +26,7 @@ install:
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy

@@ -48,8 +48,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from pms_stream import encode_record, parse_record
 from pms_stream.catair.fields import Cls, Field, Kind, Layout
 from pms_stream.catair.layouts import LAYOUTS, LAYOUTS_BY_TYPE
-from tests.core import records_by_hand as hand
-from tests.core.strategies import valid_record
+from pms_testkit import records_by_hand as hand
+from pms_testkit.strategies import valid_record
 
 DAILY_STATEMENTS = 40  # daily statements on the monthly statement of the mix
 PER_TYPE = ("Q1", "Q2", "QA")  # record types also measured alone

@@ -7,11 +7,11 @@ for throughput give it Kafka's own JVM defaults: `PMS_KAFKA_JVM_OPTS='-Xms1g -Xm
 -XX:+UseG1GC' make broker-up`). `--start-broker` starts such a broker of its own (on
 `--broker-port`, state under `--out`) and stops it at the end; nothing else starts or stops one.
 
-Input: a clean generated transmission file (block framing) of at least `--records` records,
-grouped into messages keyed by filer exactly as `pms-stream send` does (`send.messages`), in
+Input: a clean generated transmission file (block framing) of at least `--records` records, grouped
+into messages keyed by filer exactly as `pms-stream send` does (`pms_stream.packing.messages`), in
 two shapes: one record per message (pack 1) and up to 100 records per message (pack 100). Each
-shape is preloaded once into a uuid-named input topic of 3 partitions; every run below reads
-all of it from an empty consumer group, so each run processes the same messages.
+shape is preloaded once into a uuid-named input topic of 3 partitions; every run below reads all of
+it from an empty consumer group, so each run processes the same messages.
 
 Throughput runs, per shape (the baselines and the pipeline interleaved):
 - passthrough, at_least_once: a bare aiokafka consumer group (read_committed) -> idempotent
@@ -72,13 +72,20 @@ if __package__ in (None, ""):  # run as a script: the repository root holds pms_
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.bench_parse import cpu_model, git_state
-from pms_stream.commands.send import messages
 from pms_stream.generator import GenerateOptions, generate
+from pms_stream.packing import messages
 from pms_stream.service.config import Settings
-from tests.integration.service_harness import ServiceProcess, Topics, http_get
-from tests.kafka_helpers import consume_to_end, create_topic, delete_topics, kafka_admin, port_open
+from pms_testkit.kafka_helpers import (
+    consume_to_end,
+    create_topic,
+    delete_topics,
+    kafka_admin,
+    port_open,
+)
+from pms_testkit.service_harness import ServiceProcess, Topics, http_get
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "bench" / "out"
@@ -195,13 +202,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def parse_metrics(text: str) -> dict[str, float]:
-    """Prometheus text exposition -> {'name{labels}': value} (comments skipped)."""
+    """Prometheus text exposition -> {'name{labels}': value}, read by prometheus_client's own
+    parser (the labels in the order the service writes them)."""
     found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                found[name] = float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
+            found[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return found
 
 

@@ -40,9 +40,9 @@ mean of each heap figure over the feed's last third is within `--tolerance-pct` 
 open state bounded likewise, and 0 once idle keys were flushed; lag back to 0 after the feed, and
 its last third not above its middle third.
 
-Writes `--out`/soak-<time>.csv (one row per sample), .png (the curves, matplotlib when it is
-installed, else a plain picture without text) and .json (the summary); `--docs-png PATH` copies
-the PNG there. `--replot CSV` only draws the PNG of an earlier run again.
+Writes `--out`/soak-<time>.csv (one row per sample), .json (the summary) and, when matplotlib is
+installed (`make soak` installs it), .png (the curves); `--docs-png PATH` copies the PNG there.
+`--replot CSV` only draws the PNG of an earlier run again.
 """
 
 from __future__ import annotations
@@ -53,16 +53,14 @@ import contextlib
 import csv
 import hashlib
 import importlib
+import importlib.util
 import io
-import itertools
 import json
 import os
 import shutil
 import statistics
-import struct
 import sys
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -89,21 +87,21 @@ from bench.bench_pipeline import (
 )
 from pms_stream.catair.codec import parse_record
 from pms_stream.catair.records import ARecord, BRecord
-from pms_stream.commands.send import messages
 from pms_stream.errors import RecordError
 from pms_stream.generator import GenerateOptions, generate
+from pms_stream.packing import messages
 from pms_stream.reroute.request import build_request
-from pms_stream.service.outputs import Sink
-from pms_stream.service.partition_task import InputMessage, Limits, PartitionTask
-from tests.chaos.accounting import statement_identity
-from tests.integration.service_harness import ServiceProcess, Topics, http_get
-from tests.kafka_helpers import (
+from pms_stream.stream.outputs import Sink
+from pms_stream.stream.partition_task import InputMessage, Limits, PartitionTask
+from pms_testkit.accounting import statement_identity
+from pms_testkit.kafka_helpers import (
     assigned_consumer,
     create_topic,
     delete_topics,
     kafka_admin,
     port_open,
 )
+from pms_testkit.service_harness import ServiceProcess, Topics, http_get
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "bench" / "out"
@@ -887,7 +885,7 @@ def summary(
         "service_exit": exit_code,
         "verdicts": verdicts,
         "csv": str(run.csv_path),
-        "png": str(run.png_path),
+        "png": None,  # set once drawn (main)
         "logs": str(run.out / f"soak-{run.stamp}"),
         "seconds": round(seconds),
     }
@@ -972,7 +970,8 @@ def table(report: dict[str, Any]) -> str:
     out += ["", f"{'verdict':<44} {'result':>14}"]
     out += [f"{k:<44} {'PASS' if v else 'MISS':>14}" for k, v in report["verdicts"].items()]
     out.append(
-        f"CSV {report['csv']}; PNG {report['png']}; service log in {report['logs']}; "
+        f"CSV {report['csv']}; PNG {report['png'] or 'none (no matplotlib)'}; "
+        f"service log in {report['logs']}; "
         f"whole run {report['seconds']} s"
     )
     return "\n".join(out)
@@ -1052,6 +1051,7 @@ PANELS = (
         (("store_statements", "statements in the reroute store"),),
     ),
 )
+NO_MATPLOTLIB = "matplotlib is not installed (`make soak` installs it); the CSV holds the curves"
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")
 
 
@@ -1074,19 +1074,13 @@ def _series(rows: list[dict[str, Any]], column: str) -> tuple[list[float], list[
     return [x for x, _ in points], [y for _, y in points]
 
 
-def plot(rows: list[dict[str, Any]], path: Path, title: str, backend: str = "auto") -> str:
-    """Draw the panels to a PNG; returns the backend used (matplotlib, or builtin when it is not
-    installed or asked for)."""
-    if backend in ("auto", "matplotlib"):
-        try:
-            _plot_matplotlib(rows, path, title)
-        except ImportError:
-            if backend == "matplotlib":
-                raise
-        else:
-            return "matplotlib"
-    _plot_builtin(rows, path)
-    return "builtin"
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> bool:
+    """Draw the panels to a PNG with matplotlib; False (and no file) when matplotlib is not
+    installed: the CSV holds the same curves (`make soak` installs matplotlib)."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return False
+    _plot_matplotlib(rows, path, title)
+    return True
 
 
 def _plot_matplotlib(rows: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -1134,95 +1128,6 @@ def _feed_marks(rows: list[dict[str, Any]]) -> tuple[float, float]:
     drain = [float(r["t_s"]) for r in rows if r["phase"] == "drain"]
     end = max(feed, default=0.0)
     return end / 3 / 60, min(drain, default=end) / 60
-
-
-def _plot_builtin(rows: list[dict[str, Any]], path: Path) -> None:
-    """The same panels as lines on a grid, no text: a picture even without matplotlib."""
-    width, height, margin = 800, 180, 12
-    image = Canvas(width, height * len(PANELS))
-    xs_all = [float(r["t_s"]) / 60 for r in rows] or [0.0]
-    x0 = min(xs_all)
-    x1 = max(*xs_all, x0 + 1e-9)
-    for p, panel in enumerate(PANELS):
-        top, bottom = p * height + margin, (p + 1) * height - margin
-        left, right = 40, width - 40
-        image.rect(left, top, right, bottom, (160, 160, 160))
-        for g in range(1, 4):
-            y = bottom - (bottom - top) * g // 4
-            image.line(left, y, right, y, (225, 225, 225))
-        groups = [panel.left, panel.right]
-        n = 0
-        for group in groups:
-            top_value = max([max(_series(rows, c)[1], default=0.0) for c, _ in group] + [1e-9])
-            for column, _ in group:
-                xs, ys = _series(rows, column)
-                points = [
-                    (
-                        left + round((x - x0) / (x1 - x0) * (right - left)),
-                        bottom - round(y / (top_value * 1.05) * (bottom - top)),
-                    )
-                    for x, y in zip(xs, ys, strict=True)
-                ]
-                for a, b in itertools.pairwise(points):
-                    image.line(*a, *b, _rgb(COLORS[n]))
-                n += 1
-    path.write_bytes(image.png())
-
-
-def _rgb(color: str) -> tuple[int, int, int]:
-    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
-
-
-class Canvas:
-    """A white RGB picture with lines, written as a PNG (zlib; no dependency)."""
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.pixels = bytearray(b"\xff" * (width * height * 3))
-
-    def dot(self, x: int, y: int, rgb: tuple[int, int, int]) -> None:
-        if 0 <= x < self.width and 0 <= y < self.height:
-            i = (y * self.width + x) * 3
-            self.pixels[i : i + 3] = bytes(rgb)
-
-    def line(self, x0: int, y0: int, x1: int, y1: int, rgb: tuple[int, int, int]) -> None:
-        """Bresenham's line."""
-        dx, dy = abs(x1 - x0), -abs(y1 - y0)
-        sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-        err = dx + dy
-        while True:
-            self.dot(x0, y0, rgb)
-            if x0 == x1 and y0 == y1:
-                return
-            e2 = 2 * err
-            if e2 >= dy:
-                err += dy
-                x0 += sx
-            if e2 <= dx:
-                err += dx
-                y0 += sy
-
-    def rect(self, x0: int, y0: int, x1: int, y1: int, rgb: tuple[int, int, int]) -> None:
-        for a, b, c, d in ((x0, y0, x1, y0), (x1, y0, x1, y1), (x1, y1, x0, y1), (x0, y1, x0, y0)):
-            self.line(a, b, c, d, rgb)
-
-    def png(self) -> bytes:
-        stride = self.width * 3
-        raw = b"".join(
-            b"\x00" + bytes(self.pixels[y * stride : (y + 1) * stride]) for y in range(self.height)
-        )
-
-        def chunk(kind: bytes, data: bytes) -> bytes:
-            body = kind + data
-            return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-        header = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)
-        return (
-            b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 9))
-            + chunk(b"IEND", b"")
-        )
 
 
 def plot_title(report: dict[str, Any]) -> str:
@@ -1273,9 +1178,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="CSV, PNG, JSON and logs")
     parser.add_argument("--docs-png", type=Path, help="copy the PNG here too")
-    parser.add_argument(
-        "--plot", choices=("auto", "matplotlib", "builtin"), default="auto", help="PNG backend"
-    )
     parser.add_argument("--replot", type=Path, metavar="CSV", help="only draw this CSV again")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
@@ -1292,12 +1194,18 @@ def replot(args: argparse.Namespace) -> int:
     title = f"pms-stream soak ({args.replot.name})"
     if report_path.exists():
         title = plot_title(json.loads(report_path.read_text()))
-    used = plot(rows, png, title, args.plot)
+    if not plot(rows, png, title):
+        print(f"soak: no PNG drawn: {NO_MATPLOTLIB}", file=sys.stderr)
+        return 2
+    copy_to_docs(args, png)
+    print(png)
+    return 0
+
+
+def copy_to_docs(args: argparse.Namespace, png: Path) -> None:
     if args.docs_png:
         args.docs_png.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, args.docs_png)
-    print(f"{png} ({used})")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1323,10 +1231,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if own is not None:
             own.down()
-    report["plot"] = plot(read_csv(run.csv_path), run.png_path, plot_title(report), args.plot)
-    if args.docs_png:
-        args.docs_png.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run.png_path, args.docs_png)
+    if plot(read_csv(run.csv_path), run.png_path, plot_title(report)):
+        report["png"] = str(run.png_path)
+        copy_to_docs(args, run.png_path)
+    elif args.docs_png:
+        print(f"soak: --docs-png: no PNG drawn: {NO_MATPLOTLIB}", file=sys.stderr)
     run.csv_path.with_suffix(".json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0 if report["verdicts"]["no statement lost or duplicated"] else 1

@@ -40,8 +40,8 @@ from fuzz.seeds import seed_inputs
 from fuzz.targets import TARGETS, known_hits
 from pms_stream.framing import frame_message
 from pms_stream.generator import GenerateOptions, RecordStream
-from pms_stream.service.partition_task import InputMessage, Limits, PartitionTask
 from pms_stream.statements.assembler import Assembler, Origin
+from pms_stream.stream.partition_task import InputMessage, Limits, PartitionTask
 
 __all__ = ["corpus_files", "main", "replay", "soak"]
 
@@ -147,7 +147,7 @@ def _soak_stream(records: int, seed: int) -> Iterator[bytes]:
                 yield record
 
 
-_STATE_FILES = ("*/statements/assembler.py", "*/service/partition_task.py")
+_STATE_FILES = ("*/statements/assembler.py", "*/stream/partition_task.py")
 
 
 def _kib(snapshot: tracemalloc.Snapshot, base: int) -> tuple[float, float]:

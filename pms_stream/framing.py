@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from pms_stream.catair.fields import RECORD_LENGTH
+
 __all__ = ["Piece", "RecordFramer", "frame_message"]
 
-RECORD = 80
 _FLUSH_AT = 64 * 1024  # without a line end in sight, cut concatenated records past this size
 
 
@@ -58,7 +59,7 @@ class RecordFramer:
         else:
             self._buf = data
         if len(self._buf) >= _FLUSH_AT:
-            cut = len(self._buf) - len(self._buf) % RECORD
+            cut = len(self._buf) - len(self._buf) % RECORD_LENGTH
             self._emit_records(self._buf[:cut], None if not self._lines else self._line + 1, out)
             self._cut += cut
             self._buf = self._buf[cut:]
@@ -75,9 +76,9 @@ class RecordFramer:
         return out
 
     def _emit_records(self, data: bytes, line: int | None, out: list[Piece]) -> None:
-        for start in range(0, len(data), RECORD):
+        for start in range(0, len(data), RECORD_LENGTH):
             self._record += 1
-            out.append(Piece(data[start : start + RECORD], line, self._record))
+            out.append(Piece(data[start : start + RECORD_LENGTH], line, self._record))
 
     def _take_line(self, line: bytes, out: list[Piece]) -> None:
         self._line += 1
@@ -85,12 +86,12 @@ class RecordFramer:
             line = line[:-1]
         n = len(line)
         cut, self._cut = self._cut, 0
-        if n == RECORD and not cut:
+        if n == RECORD_LENGTH and not cut:
             self._record += 1
             out.append(Piece(line, self._line, self._record))
         elif n == 0 and not cut:
             return
-        elif n % RECORD == 0:
+        elif n % RECORD_LENGTH == 0:
             self._emit_records(line, self._line, out)
         elif cut:  # part of this long line was already cut into records
             self._take_tail(line, out, self._line)
@@ -101,13 +102,13 @@ class RecordFramer:
                     line,
                     self._line,
                     self._record,
-                    f"line is {n} characters long; a record is {RECORD}, or several "
-                    f"of {RECORD} concatenated",
+                    f"line is {n} characters long; a record is {RECORD_LENGTH}, or several "
+                    f"of {RECORD_LENGTH} concatenated",
                 )
             )
 
     def _take_tail(self, data: bytes, out: list[Piece], line: int | None = None) -> None:
-        whole = len(data) - len(data) % RECORD
+        whole = len(data) - len(data) % RECORD_LENGTH
         self._emit_records(data[:whole], line, out)
         if whole < len(data):
             self._record += 1
@@ -117,7 +118,7 @@ class RecordFramer:
                     tail,
                     line,
                     self._record,
-                    f"trailing partial record of {len(tail)} bytes; a record is {RECORD}",
+                    f"trailing partial record of {len(tail)} bytes; a record is {RECORD_LENGTH}",
                 )
             )
 

@@ -27,7 +27,7 @@ import pytest
 import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.kafka_helpers import (
+from pms_testkit.kafka_helpers import (
     TopicFactory,
     create_topic,
     delete_topics,

@@ -27,13 +27,12 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from pms_stream.catair.fastpath import by_prefix, compile_fast_parser
-from pms_stream.catair.fields import Cls, Field, Kind, Layout, Status
+from pms_stream.catair.fastpath import Bail, by_prefix, compile_fast_parser
+from pms_stream.catair.fields import RECORD_LENGTH, Cls, Field, Kind, Layout, Status
 from pms_stream.catair.layouts import LAYOUTS
 from pms_stream.catair.records import (
+    GROUP_ITEMS,
     RECORD_TYPES,
-    DeletedEntry,
-    Fee,
     FieldProblem,
     Record,
     Secret,
@@ -43,15 +42,10 @@ from pms_stream.errors import RecordError
 
 __all__ = ["RECORD_LENGTH", "encode_record", "layout_of", "parse_record"]
 
-RECORD_LENGTH: Final = 80
-_GROUP_ITEMS: Final[dict[str, type[Fee] | type[DeletedEntry]]] = {
-    "fees": Fee,
-    "entries": DeletedEntry,
-}
 
-
-class _Invalid(Exception):  # noqa: N818 - internal signal, never escapes this module
-    """A converter's complaint about one field; `offset` is 0-based inside the field."""
+class _Invalid(ValueError):  # noqa: N818 - internal signal, never escapes this module
+    """A converter's complaint about one field; `offset` is 0-based inside the field. A
+    ValueError: the fast path's date converters (these) refuse a date with it."""
 
     def __init__(self, reason: str, offset: int | None = None) -> None:
         super().__init__(reason)
@@ -443,7 +437,7 @@ class _Plan:
     def _group(
         self, name: str, slots: list[_Slot], found: dict[Field, Any], s: str
     ) -> tuple[Any, ...]:
-        item = _GROUP_ITEMS[name]
+        item = GROUP_ITEMS[name]
         items: list[Any] = []
         gap: _Slot | None = None
         for slot in slots:
@@ -633,7 +627,7 @@ def parse_record(raw: bytes | bytearray | memoryview | str) -> Record:
     if fast is not None:
         try:
             return fast(s)  # accepts only printable ASCII, so it needs no character check
-        except Exception:  # noqa: S110 - the fast path is unsure: the precise checks decide
+        except Bail:  # the fast path is unsure: the precise checks decide
             pass
     if not (s.isascii() and s.isprintable()):
         raise _bad_character(s)

@@ -16,9 +16,11 @@ neighbour. Every character it accepts is printable ASCII, so a record it accepts
 character check. What the expression cannot say (allowed values, integer ranges, impossible
 dates) the function checks.
 
-A record the fast path is unsure of raises `Bail`; the codec then asks the authority, which
-either accepts it or explains the rejection. The fast path accepts only what the authority
-accepts, with identical values: the property test
+A record the fast path is unsure of raises `Bail`, and a fast parser raises nothing else (the date
+converters it is given refuse a date with ValueError, which it turns into `Bail`); the codec
+catches only `Bail` and then asks the authority, which either accepts it or explains the rejection.
+Any other exception out of a fast parser is a bug, and surfaces as one. The fast path accepts only
+what the authority accepts, with identical values: the property test
 `tests/core/test_codec_properties.py::test_fast_path_agrees_with_precise_path` holds them to it.
 
 Flow: framing -> codec (**fast path**, else precise path) -> assembler.
@@ -32,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from pms_stream.catair.fields import Cls, Field, Kind, Layout, Status
-from pms_stream.catair.records import RECORD_TYPES, DeletedEntry, Fee, Record
+from pms_stream.catair.records import GROUP_ITEMS, RECORD_TYPES, Record
 
 __all__ = ["Bail", "by_prefix", "compile_fast_parser"]
 
@@ -45,7 +47,6 @@ class _NoFastPath(Exception):  # noqa: N818 - internal: this layout is left to t
     pass
 
 
-_GROUP_ITEMS: dict[str, type[Fee] | type[DeletedEntry]] = {"fees": Fee, "entries": DeletedEntry}
 _CLASS_CHARS = {Cls.A: "A-Z", Cls.N: "0-9", Cls.AN: "A-Z0-9"}  # X is [ -~], trimmed in Python
 _DATE_CACHE_SIZE = 4096
 # Decimal("0.00") to Decimal("0.99"), by their two digits; the same values, exponent included, as
@@ -171,7 +172,10 @@ class _Writer:
         cache: dict[str, Any] = {}
 
         def fill(text: str) -> Any:
-            value = convert(text)  # raises on an impossible date: the fast path then bails
+            try:
+                value = convert(text)
+            except ValueError:  # an impossible date: the precise path names it
+                raise Bail from None
             if len(cache) < _DATE_CACHE_SIZE:
                 cache[text] = value
             return value
@@ -244,9 +248,7 @@ def _write(layout: Layout, date_converters: Mapping[Field, Callable[[str], Any]]
             kwargs.append(f"{f.attr}={w.value(f, f.status is Status.M, 1)}")
         elif f.slot == 1 and f is next(g for g in layout.fields if g.group == f.group):
             result = w.name("t")
-            _emit_slots(
-                w, _slots(layout, f.group), 0, w.const(_GROUP_ITEMS[f.group]), [], result, 1
-            )
+            _emit_slots(w, _slots(layout, f.group), 0, w.const(GROUP_ITEMS[f.group]), [], result, 1)
             kwargs.append(f"{f.group}={result}")
     w.lines.append(f"    return _Struct({', '.join(kwargs)})")
     return w
@@ -256,7 +258,9 @@ def compile_fast_parser(
     layout: Layout, date_converters: Mapping[Field, Callable[[str], Any]]
 ) -> Callable[[str], Record] | None:
     """A fast parser for `layout`, or None when the layout has no fast path (lenient fields,
-    secrets). `date_converters` are the precise path's converters of its DATE fields."""
+    secrets). `date_converters` are the precise path's converters of its DATE fields; they refuse
+    a text with ValueError. The parser raises `Bail` and nothing else on a record it is unsure
+    of."""
     try:
         w = _write(layout, date_converters)
     except _NoFastPath:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
-__all__ = ["Cls", "Field", "Kind", "Layout", "Status"]
+__all__ = ["RECORD_LENGTH", "Cls", "Field", "Kind", "Layout", "Status"]
+
+RECORD_LENGTH: Final = 80  # every CATAIR record: framing cuts, the codec reads, layouts fill it
 
 
 class Cls(StrEnum):
@@ -80,6 +83,11 @@ class Field:
         return self.end - self.start + 1
 
     @property
+    def slice(self) -> slice:
+        """Where the field sits in the record, as a Python slice (0-based, end excluded)."""
+        return slice(self.start - 1, self.end)
+
+    @property
     def positions(self) -> str:
         return str(self.start) if self.start == self.end else f"{self.start}-{self.end}"
 
@@ -118,6 +126,13 @@ class Layout:
                 break
             ident += f.const
         return ident
+
+    def field(self, attr: str) -> Field:
+        """The field that fills attribute `attr` (KeyError when the record has none)."""
+        for f in self.fields:
+            if f.attr == attr:
+                return f
+        raise KeyError(f"{self.record_type} has no field {attr!r}")
 
     def field_at(self, position: int) -> Field | None:
         """The field that holds 1-based `position`."""

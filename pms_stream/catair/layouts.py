@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from pms_stream.catair.fields import Cls, Field, Kind, Layout, Status
+from pms_stream.catair.fields import RECORD_LENGTH, Cls, Field, Kind, Layout, Status
 
 __all__ = ["LAYOUTS", "LAYOUTS_BY_TYPE"]
 
@@ -67,8 +67,8 @@ def _layout(
         if f.start != expected:
             raise ValueError(f"{record_type}: {f.title} starts at {f.start}, expected {expected}")
         expected = f.end + 1
-    if expected != 81:
-        raise ValueError(f"{record_type}: fields end at {expected - 1}, not 80")
+    if expected != RECORD_LENGTH + 1:
+        raise ValueError(f"{record_type}: fields end at {expected - 1}, not {RECORD_LENGTH}")
     groups: dict[str, int] = {}
     for f in fields:
         if f.group is not None and f.slot is not None:

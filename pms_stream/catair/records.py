@@ -17,6 +17,7 @@ from typing import Final
 import msgspec
 
 __all__ = [
+    "GROUP_ITEMS",
     "ARecord",
     "BRecord",
     "DeletedEntry",
@@ -42,10 +43,12 @@ __all__ = [
 
 
 class Secret:
-    """A value that must never be shown: the A record's communication password.
+    """A value that must never be shown: the A record's communication password, and (as
+    `service.config.Password`) the SASL password.
 
-    `repr`, `str` and the JSON encoders print a mask; only `reveal()` gives the value, and only
-    the encoder calls it.
+    `repr`, `str` and the JSON encoders print a mask (`Secret('******')`, a subclass under its own
+    name); only `reveal()` gives the value, and only the encoder and the Kafka client call it.
+    Compared in constant time.
     """
 
     __slots__ = ("_value",)
@@ -58,12 +61,16 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return f"Secret({self.MASK!r})"
+        return f"{type(self).__name__}({self.MASK!r})"
 
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        if not isinstance(other, Secret):
+            return NotImplemented
+        import hmac  # noqa: PLC0415 - it loads OpenSSL; only comparing secrets needs it
+
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:
         return hash(("Secret", self._value))
@@ -282,4 +289,10 @@ RECORD_TYPES: Final[dict[str, type[Record]]] = {
     "Q7": Q7Record,
     "QR": QRRecord,
     "QX": QXRecord,
+}
+
+# The item of each repeated group of the layouts (`Field.group`): a fee slot, a deleted entry.
+GROUP_ITEMS: Final[dict[str, type[Fee] | type[DeletedEntry]]] = {
+    "fees": Fee,
+    "entries": DeletedEntry,
 }

@@ -19,16 +19,14 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Iterator
 from typing import BinaryIO
 
 from pms_stream.errors import ConfigError
-from pms_stream.framing import RecordFramer
+from pms_stream.packing import messages
 from pms_stream.service import config
 
 NAME = "send"
 HELP = "send a records file to the input topic"
-CHUNK = 1 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,61 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--partition", type=int, default=0, help="partition for unkeyed messages (default 0)"
     )
     config.add_arguments(parser)
-
-
-def _filer_of(raw: bytes) -> bytes | None:
-    """The filer code that starts a stream: A (6-8), B (8-10), Q1 (17-19), Q3 (25-27)."""
-    if raw[:1] == b"A":
-        return raw[5:8].rstrip()
-    if raw[:1] == b"B":
-        return raw[7:10].rstrip()
-    if raw[:2] == b"Q1":
-        return raw[16:19].rstrip()
-    if raw[:2] == b"Q3":
-        return raw[24:27].rstrip()
-    return None
-
-
-def messages(
-    stream: BinaryIO, pack: int, key_by: str, concatenate: bool
-) -> Iterator[tuple[bytes | None, bytes]]:
-    """(key, value) for each message to send, in file order."""
-    framer = RecordFramer()
-    key: bytes | None = None
-    batch: list[bytes] = []
-    joiner = b"" if concatenate else b"\n"
-    in_block = False
-    while True:
-        chunk = stream.read(CHUNK)
-        for piece in framer.feed(chunk) if chunk else framer.close():
-            raw = piece.raw
-            if key_by == "filer":
-                # A new stream key starts at an A record, a B outside a batch, or a Q1/Q3 that
-                # starts a bare run; everything else follows its stream.
-                kind = raw[:1]
-                starts = kind == b"A" or (kind == b"B" and not in_block)
-                if kind == b"A":
-                    in_block = True
-                elif kind == b"Z":
-                    in_block = False
-                new = (
-                    _filer_of(raw)
-                    if starts or (not in_block and raw[:2] in (b"Q1", b"Q3"))
-                    else None
-                )
-                if new and new != key:
-                    if batch:
-                        yield key, joiner.join(batch)
-                        batch = []
-                    key = new
-            batch.append(raw)
-            if len(batch) >= pack:
-                yield key, joiner.join(batch)
-                batch = []
-        if not chunk:
-            break
-    if batch:
-        yield key, joiner.join(batch)
 
 
 async def send(args: argparse.Namespace, settings: config.Settings, stream: BinaryIO) -> int:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import hmac
 import math
 import os
 import re
@@ -46,6 +45,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from aiokafka.helpers import create_ssl_context
 
+from pms_stream.catair.records import Secret
 from pms_stream.errors import ConfigError
 
 __all__ = [
@@ -65,7 +65,7 @@ FOREIGN_ENV_PREFIXES = ("PMS_KAFKA_",)
 # Variables one command reads itself, not settings: `pms-stream reroute`'s A record password.
 COMMAND_ENV = frozenset({"PMS_ABI_PASSWORD"})
 CLIENT_ID = "pms-stream"
-MASK = "******"
+MASK = Secret.MASK
 
 Guarantee = Literal["exactly_once", "at_least_once"]
 LogFormat = Literal["json", "console"]
@@ -81,29 +81,10 @@ _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _VALUE_SHOWN = 60  # characters of a rejected value quoted in a message
 
 
-class Password:
-    """A secret string: prints as `Password('******')`; `reveal()` gives the value."""
+class Password(Secret):
+    """A secret setting: prints as `Password('******')`; `reveal()` gives the value."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Password('{MASK}')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Password):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash((Password, self._value))
+    __slots__ = ()
 
 
 @dataclass(frozen=True)

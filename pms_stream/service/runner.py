@@ -47,17 +47,17 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import OffsetAndMetadata
 
-from pms_stream.reroute.handler import RerouteHandler
 from pms_stream.reroute.store import StatementStore
 from pms_stream.service.config import Settings, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
-from pms_stream.service.outputs import Output, Sink
-from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
 from pms_stream.service.store_feed import StoreFeed
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
 from pms_stream.statements.model import RejectedEvent, Source, Statement
+from pms_stream.stream.outputs import Output, Sink
+from pms_stream.stream.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
+from pms_stream.stream.reroute_handler import RerouteHandler
 
 __all__ = ["Service"]
 

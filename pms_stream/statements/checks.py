@@ -24,6 +24,7 @@ from typing import Final
 from pms_stream.catair.records import BRecord, Q5Record
 from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
+from pms_stream.domain.money import money_text as _money
 from pms_stream.domain.statement_numbers import decode_statement_number
 from pms_stream.statements.model import Check, FeeAmount, HeaderDifference, Statement, Totals
 
@@ -70,10 +71,6 @@ def run(statement: Statement, b: BRecord | None, q5: Q5Record | None) -> list[Ch
     found.extend(_statement_number(statement))
     found.extend(_headers(statement, b, q5))
     return found
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 def _daily_arithmetic(statement: Statement) -> Iterable[Check]:

@@ -26,13 +26,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from pms_stream.commands.send import messages
 from pms_stream.generator import GenerateOptions, generate
-from pms_stream.service.outputs import Sink
-from pms_stream.service.partition_task import InputMessage, Limits, PartitionTask
-from tests.chaos.accounting import count, statement_identity
-from tests.integration.service_harness import ServiceProcess, Topics
-from tests.kafka_helpers import Received, consume, consume_to_end, delete_topics, produce
+from pms_stream.packing import messages
+from pms_stream.stream.outputs import Sink
+from pms_stream.stream.partition_task import InputMessage, Limits, PartitionTask
+from pms_testkit.accounting import count, statement_identity
+from pms_testkit.kafka_helpers import Received, consume, consume_to_end, delete_topics, produce
+from pms_testkit.service_harness import ServiceProcess, Topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos, pytest.mark.asyncio]
 

@@ -3,7 +3,7 @@ with their arithmetic done by hand (see the comments). Nothing here uses the gen
 
 from __future__ import annotations
 
-from tests.core.records_by_hand import fixed, sp
+from pms_testkit.records_by_hand import fixed, sp
 
 # fmt: off
 A = fixed(("A", 1), ("2704", 4), ("B76", 3), sp(6), ("111526", 6), sp(5), ("MS", 2), sp(10),

@@ -10,7 +10,7 @@ import pytest
 
 from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.model import Event, RejectedEvent, RerouteRequestEvent, Statement
-from tests.core import records_by_hand as rh
+from pms_testkit import records_by_hand as rh
 from tests.core import statements_by_hand as sh
 
 

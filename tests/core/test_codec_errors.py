@@ -11,8 +11,8 @@ import pytest
 
 from pms_stream import RecordError, parse_record
 from pms_stream.catair.records import QRRecord
-from tests.core import records_by_hand as hand
-from tests.core.records_by_hand import put
+from pms_testkit import records_by_hand as hand
+from pms_testkit.records_by_hand import put
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from pms_stream import RecordError, encode_record, parse_record
 from pms_stream.catair import codec
-from tests.core.strategies import PRINTABLE, any_valid_record
+from pms_stream.catair.fastpath import Bail
+from pms_testkit.strategies import PRINTABLE, any_valid_record
 
 SETTINGS = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -64,10 +65,12 @@ def test_fast_path_agrees_with_precise_path(raw: str) -> None:
         precise: object = plan.parse(raw)
     except RecordError as exc:
         precise = exc
+    if plan.fast == plan.parse:
+        return  # no fast path for this layout
     try:
         fast: object = plan.fast(raw)
-    except Exception:
-        return  # the fast path may always bail; the precise path then decides
+    except Bail:
+        return  # the fast path may bail (and raise nothing else); the precise path then decides
     assert repr(fast) == repr(precise)  # repr also tells Decimal("1.0") from Decimal("1.00")
 
 

@@ -30,7 +30,7 @@ from pms_stream.catair.records import (
     YRecord,
     ZRecord,
 )
-from tests.core import records_by_hand as hand
+from pms_testkit import records_by_hand as hand
 
 
 @pytest.mark.parametrize("name", sorted(hand.ALL))

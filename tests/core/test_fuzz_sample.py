@@ -19,8 +19,8 @@ from fuzz.engine import Stats
 from fuzz.mutate import Mutator
 from fuzz.run import corpus_files, random_run, replay
 from fuzz.seeds import seed_inputs
-from pms_stream.service.partition_task import Checkpoint
 from pms_stream.statements.assembler import Assembler
+from pms_stream.stream.partition_task import Checkpoint
 
 SEED = 20261122
 BOUND = 10.0  # seconds one input may take

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.model import Event, RejectedEvent, Statement
+from pms_testkit.records_by_hand import put
 from tests.core import statements_by_hand as sh
-from tests.core.records_by_hand import put
 
 # Records that are bad whatever their place: the codec rejects each of them.
 BAD = [

@@ -33,7 +33,7 @@ from pms_stream.reports.render import (
 )
 from pms_stream.statements.assembler import Assembler
 from pms_stream.statements.model import Statement
-from tests.core.records_by_hand import fixed, sp
+from pms_testkit.records_by_hand import fixed, sp
 
 WIDTH = 132
 PAGE = 54

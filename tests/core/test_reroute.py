@@ -11,12 +11,12 @@ import pytest
 from pms_stream import parse_record
 from pms_stream.catair.records import QXRecord
 from pms_stream.reroute.answer import build_answer
-from pms_stream.reroute.handler import RerouteHandler
 from pms_stream.reroute.rules import MESSAGES, Verdict, validate
 from pms_stream.reroute.store import StatementStore
-from pms_stream.service.outputs import Sink
 from pms_stream.statements.assembler import Assembler
 from pms_stream.statements.model import RerouteAckEvent, RerouteRequestEvent, Source, Statement
+from pms_stream.stream.outputs import Sink
+from pms_stream.stream.reroute_handler import RerouteHandler
 from tests.core import statements_by_hand as sh
 
 TODAY = date(2026, 11, 20)  # the hand-built statements came on 2026-11-15

@@ -15,7 +15,7 @@ from pms_stream.catair.records import ARecord, BRecord, QRRecord, Secret, YRecor
 from pms_stream.cli import main
 from pms_stream.errors import RecordError
 from pms_stream.reroute.request import build_request, masked, statement_date
-from tests.core.records_by_hand import fixed, sp
+from pms_testkit.records_by_hand import fixed, sp
 
 PASSWORD = "PW1526"
 TODAY = date(2026, 11, 20)

@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.integration.service_harness import free_port
+from pms_testkit.service_harness import free_port
 
 __all__ = [
     "GRAFANA_BUILTINS",

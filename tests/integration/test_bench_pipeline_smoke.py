@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench import bench_pipeline
-from tests.integration.service_harness import free_port
+from pms_testkit.service_harness import free_port
 
 
 @pytest.mark.kafka

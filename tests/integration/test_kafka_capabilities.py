@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import ProducerFenced
 
-from tests.kafka_helpers import (
+from pms_testkit.kafka_helpers import (
     Received,
     TopicFactory,
     committed_offsets,

@@ -19,10 +19,10 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from pms_testkit.kafka_helpers import consume, delete_topics, produce
+from pms_testkit.records_by_hand import put
+from pms_testkit.service_harness import ServiceProcess, Topics, http_get
 from tests.core import statements_by_hand as sh
-from tests.core.records_by_hand import put
-from tests.integration.service_harness import ServiceProcess, Topics, http_get
-from tests.kafka_helpers import consume, delete_topics, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 

@@ -29,10 +29,10 @@ from pms_stream.catair.records import (
     ZRecord,
 )
 from pms_stream.reroute.request import build_request
+from pms_testkit.kafka_helpers import Received, consume, delete_topics, poll_until, produce
+from pms_testkit.records_by_hand import put
+from pms_testkit.service_harness import EXE, ServiceProcess, Topics, http_get
 from tests.core import statements_by_hand as sh
-from tests.core.records_by_hand import put
-from tests.integration.service_harness import EXE, ServiceProcess, Topics, http_get
-from tests.kafka_helpers import Received, consume, delete_topics, poll_until, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 TODAY = "2026-11-20"  # the statements below came with the A record of 2026-11-15

@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
-from tests.integration.conftest import BrokerSecurity, SaslProtocol
-from tests.integration.service_harness import (
+from pms_testkit.kafka_helpers import Received, delete_topics, produce
+from pms_testkit.service_harness import (
     ServiceProcess,
     Topics,
     as_bytes,
@@ -30,7 +30,7 @@ from tests.integration.service_harness import (
     pairs,
     without_source,
 )
-from tests.kafka_helpers import Received, delete_topics, produce
+from tests.integration.conftest import BrokerSecurity, SaslProtocol
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 

@@ -17,9 +17,9 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
-from tests.core import statements_by_hand as sh
-from tests.core.records_by_hand import put
-from tests.integration.service_harness import (
+from pms_testkit.kafka_helpers import consume, delete_topics, produce
+from pms_testkit.records_by_hand import put
+from pms_testkit.service_harness import (
     ServiceProcess,
     Topics,
     as_bytes,
@@ -28,7 +28,7 @@ from tests.integration.service_harness import (
     pairs,
     without_source,
 )
-from tests.kafka_helpers import consume, delete_topics, produce
+from tests.core import statements_by_hand as sh
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 

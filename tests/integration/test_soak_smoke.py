@@ -1,15 +1,17 @@
 """The soak keeps working: bench/soak.py runs a tiny soak (about 20 s) against the real broker
-and writes its CSV, PNG and summary. No timing or boundedness is asserted: only that every file
-is there, that the columns are sane, and that no statement was lost or duplicated.
+and writes its CSV and summary, and its PNG when matplotlib is installed. No timing or
+boundedness is asserted: only that every file is there, that the columns are sane, and that no
+statement was lost or duplicated.
 
-Like every test that needs Kafka it fails, never skips, when no broker can be had. The PNG comes
-from matplotlib where it is installed (`make soak` installs it), else from the script's own
-plain renderer; both are checked.
+Like every test that needs Kafka it fails, never skips, when no broker can be had. matplotlib is
+not a dependency (`make soak` installs it): where it is installed the PNG is checked; where it
+is not, that no PNG was claimed and the CSV (checked above it) is the only record of the curves.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import struct
 from pathlib import Path
@@ -63,7 +65,7 @@ def test_soak_writes_csv_and_png_with_sane_columns(
     assert soak.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
 
-    csv_path, png_path = Path(report["csv"]), Path(report["png"])
+    csv_path = Path(report["csv"])
     assert csv_path.parent == tmp_path
     assert csv_path.with_suffix(".json").exists()
     with csv_path.open(newline="") as f:
@@ -106,12 +108,12 @@ def test_soak_writes_csv_and_png_with_sane_columns(
         "lag back to 0",
         "no statement lost or duplicated",
     }
-    width, height = png_size(png_path)
-    assert width > 400
-    assert height > 400
-
-    # The plain renderer, which a machine without matplotlib uses, from the same CSV.
-    plain = tmp_path / "plain.png"
-    assert soak.plot(soak.read_csv(csv_path), plain, "title", backend="builtin") == "builtin"
-    assert png_size(plain) == (800, 180 * len(soak.PANELS))
+    if importlib.util.find_spec("matplotlib") is not None:
+        width, height = png_size(Path(report["png"]))
+        assert width > 400
+        assert height > 400
+    else:
+        assert report["png"] is None
+        assert not list(tmp_path.glob("*.png"))
+        assert "no matplotlib" in soak.table(report)
     assert "PASS" in soak.table(report) or "MISS" in soak.table(report)

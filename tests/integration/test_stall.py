@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from pms_testkit.kafka_helpers import poll_until, produce
+from pms_testkit.service_harness import ServiceProcess, Topics, free_port, http_get
 from tests.core import statements_by_hand as sh
-from tests.integration.service_harness import ServiceProcess, Topics, free_port, http_get
-from tests.kafka_helpers import poll_until, produce
 
 BROKER = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "broker.sh"
 pytestmark = [pytest.mark.kafka]

@@ -21,7 +21,8 @@ import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
-from tests.integration.service_harness import (
+from pms_testkit.kafka_helpers import consume, consume_to_end, delete_topics, produce
+from pms_testkit.service_harness import (
     ServiceProcess,
     Topics,
     as_bytes,
@@ -29,7 +30,6 @@ from tests.integration.service_harness import (
     pairs,
     without_source,
 )
-from tests.kafka_helpers import consume, consume_to_end, delete_topics, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 

@@ -11,14 +11,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pms_stream.service.metrics import Metrics
-from pms_stream.service.outputs import Output
-from pms_stream.service.partition_task import InputMessage, PartitionTask
 from pms_stream.statements.model import (
     RerouteAckEvent,
     RerouteRequestEvent,
     Source,
     Statement,
 )
+from pms_stream.stream.outputs import Output
+from pms_stream.stream.partition_task import InputMessage, PartitionTask
 from tests.core import statements_by_hand as sh
 
 SSN = "123-45-6789"

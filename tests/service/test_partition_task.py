@@ -10,8 +10,8 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pms_stream.service.outputs import Output, Sink
-from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
+from pms_stream.stream.outputs import Output, Sink
+from pms_stream.stream.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
 from tests.core import statements_by_hand as sh
 
 FIXED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

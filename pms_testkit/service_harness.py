@@ -2,10 +2,11 @@
 
 Each `ServiceProcess` is the installed console script with its own environment: uuid-named
 topics and group, an HTTP port of its own, JSON logs to a file. Tests start it, wait until it
-is ready (`/readyz`), send input with `tests.kafka_helpers`, read the read_committed output, and
-stop it with SIGTERM or kill it with SIGKILL. `as_bytes` and `pairs` make the input (messages
-keyed by filer as `pms-stream send` cuts them); `offline` and `without_source` what the service
-should publish: the offline parse of the same bytes, compared without `source` and `time`.
+is ready (`/readyz`), send input with `pms_testkit.kafka_helpers`, read the read_committed
+output, and stop it with SIGTERM or kill it with SIGKILL. `as_bytes` and `pairs` make the input
+(messages keyed by filer as `pms-stream send` cuts them); `offline` and `without_source` what
+the service should publish: the offline parse of the same bytes, compared without `source` and
+`time`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pms_stream.catair.records import Secret
 from pms_stream.commands.parse import parse_stream
-from pms_stream.commands.send import messages
 from pms_stream.generator import Generated
+from pms_stream.packing import messages
+from pms_stream.reroute.request import build_request
 
 EXE = str(Path(sys.executable).with_name("pms-stream"))
 
@@ -177,3 +180,20 @@ def offline(data: bytes) -> list[dict[str, Any]]:
 def without_source(doc: dict[str, Any]) -> str:
     """An event's JSON without where and when it was made: equal for the same statement."""
     return json.dumps({k: v for k, v in doc.items() if k not in ("source", "time")}, sort_keys=True)
+
+
+def reroute_request(**changes: Any) -> bytes:
+    """A QR reroute request block as `pms-stream reroute` builds it: B76's port 2704, office 01,
+    statements of 15 November 2026, preliminary and final, with a communication password, unless
+    `changes` (keyword arguments of `build_request`) say otherwise."""
+    options: dict[str, Any] = {
+        "filer": "B76",
+        "port": "2704",
+        "office": "01",
+        "password": Secret("PW1526"),
+        "statements_of": "111526",
+        "preliminary": True,
+        "final": True,
+        **changes,
+    }
+    return b"\n".join(build_request(**options))

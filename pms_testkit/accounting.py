@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.kafka_helpers import Received
+from pms_testkit.kafka_helpers import Received
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "out" / "chaos-results.json"
 

@@ -14,13 +14,13 @@ Flow: assembler -> **outputs** -> producer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import msgspec
 
 from pms_stream.domain.importer_numbers import redact
+from pms_stream.domain.money import money_text as _money
 from pms_stream.statements.model import (
     Event,
     RejectedEvent,
@@ -59,10 +59,6 @@ def statement_key(statement: Statement) -> bytes:
         f"{statement.filer_code}|{statement.importer_number or ''}|"
         f"{statement.statement_number}|{statement.status}"
     ).encode()
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 def _totals(totals: Totals | None) -> dict[str, Any] | None:

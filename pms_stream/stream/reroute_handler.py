@@ -20,8 +20,8 @@ import msgspec
 from pms_stream.reroute.answer import build_answer, rerouted
 from pms_stream.reroute.rules import validate
 from pms_stream.reroute.store import StatementStore
-from pms_stream.service.outputs import Output, Sink, to_outputs
 from pms_stream.statements.model import RejectedEvent, RerouteRequestEvent
+from pms_stream.stream.outputs import Output, Sink, to_outputs
 
 __all__ = ["RerouteHandler"]
 

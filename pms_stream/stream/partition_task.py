@@ -34,9 +34,9 @@ from datetime import UTC, datetime
 import msgspec
 
 from pms_stream.framing import frame_message
-from pms_stream.service.outputs import Output, to_outputs
 from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.model import Event, RejectedEvent, RerouteRequestEvent, Source
+from pms_stream.stream.outputs import Output, to_outputs
 
 __all__ = ["Checkpoint", "InputMessage", "Limits", "PartitionTask", "RequestHandler", "key_hash"]
 

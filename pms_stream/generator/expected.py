@@ -1,0 +1,146 @@
+"""Expected output: the statements a correct parser must make of the generated records (the
+oracle the tests compare `pms-stream parse` and the service with), from the `Spec`s, the options
+and the bad inputs that landed on each statement.
+
+Flow: month and inject (`Spec`s) -> **expected** -> model `Statement`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from pms_stream.domain.entry_numbers import format_entry_number
+from pms_stream.domain.fee_classes import fee_class
+from pms_stream.generator.options import CentTotals, GenerateOptions, Spec
+from pms_stream.statements import checks
+from pms_stream.statements.model import (
+    Check,
+    DailyStatement,
+    FeeAmount,
+    Source,
+    Statement,
+    Totals,
+)
+from pms_stream.statements.model import (
+    DeletedEntry as DeletedEntryEvent,
+)
+
+__all__ = ["expected_statement"]
+
+
+def _money(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+def _fees(fees: Iterable[tuple[str, int]]) -> list[FeeAmount]:
+    return [FeeAmount(code, fee_class(code).name, _money(amount)) for code, amount in fees]
+
+
+def _totals(t: CentTotals) -> Totals:
+    return Totals(
+        duty=_money(t.duty),
+        tax=_money(t.tax),
+        add=_money(t.add),
+        cvd=_money(t.cvd),
+        amount_due=_money(t.due),
+        fees=_fees(t.fees),
+    )
+
+
+def _difference(final: CentTotals, pre: CentTotals) -> CentTotals:
+    fin_fees, pre_fees = dict(final.fees), dict(pre.fees)
+    codes = dict.fromkeys([*pre_fees, *fin_fees])
+    return CentTotals(
+        duty=final.duty - pre.duty,
+        tax=final.tax - pre.tax,
+        add=final.add - pre.add,
+        cvd=final.cvd - pre.cvd,
+        fees=tuple((c, fin_fees.get(c, 0) - pre_fees.get(c, 0)) for c in codes),
+    )
+
+
+def _expected_checks(s: Spec, diff: CentTotals | None, block: bool) -> list[Check]:
+    found: list[Check] = []
+    if s.rejected and block:
+        inner = s.count - 2
+        found.append(
+            Check(
+                checks.RECORD_COUNT,
+                "error",
+                f"Y record counts {inner} records; the block holds {inner + s.extra}",
+            )
+        )
+    if s.rejected:
+        found.append(
+            Check(
+                checks.REJECTED_RECORDS,
+                "error",
+                f"{s.rejected} record(s) of this statement were rejected",
+            )
+        )
+    if diff is not None:
+        parts = [("duty", diff.duty), ("tax", diff.tax), ("add", diff.add), ("cvd", diff.cvd)]
+        parts.append(("amount_due", diff.due))
+        changed = [f"{name} {_money(v):.2f}" for name, v in parts if v]
+        changed += [f"fee class {c} {_money(v):.2f}" for c, v in diff.fees if v]
+        if changed:
+            found.append(
+                Check(
+                    checks.FINAL_DIFFERENCE,
+                    "info",
+                    "final differs from preliminary: " + ", ".join(changed),
+                )
+            )
+    return found
+
+
+def expected_statement(s: Spec, o: GenerateOptions, file: str | None) -> Statement:
+    block = o.framing == "block"
+    diff = _difference(s.final, s.preliminary) if s.final is not None else None
+    if o.line_end == "none":
+        source = Source(file=file, first_record=s.first + 1, last_record=s.last + 1)
+    else:
+        source = Source(file=file, first_line=s.first + 1, last_line=s.last + 1)
+    deleted = [
+        DeletedEntryEvent(dsn, entry, src, format_entry_number(entry))
+        for dsn, entry, src in s.deleted
+    ]
+    return Statement(
+        statement_number=s.number,
+        status=s.status,
+        payment_type=s.payment_type if block else None,
+        filer_code=s.filer.code,
+        importer_number=s.importer,
+        client_branch=s.branch if block else None,
+        district_port=s.filer.port if block else None,
+        office_code=s.filer.office if block else None,
+        print_date=s.print_date,
+        due_date=s.due_date,
+        process_date=s.process_date if block else None,
+        daily_statements=[
+            DailyStatement(
+                number=d.number,
+                district_port=d.port,
+                filer_code=d.filer,
+                importer_number=d.importer,
+                print_date=d.printed,
+                presentation_date=d.presented,
+                duty=_money(d.duty),
+                tax=_money(d.tax),
+                add=_money(d.add),
+                cvd=_money(d.cvd),
+                amount_due=_money(d.due),
+                fees=_fees(d.fees),
+            )
+            for d in s.daily
+        ],
+        preliminary_totals=_totals(s.preliminary),
+        final_totals=_totals(s.final) if s.final is not None else None,
+        difference=_totals(diff) if diff is not None else None,
+        deleted_entries=deleted,
+        checks=_expected_checks(s, diff, block),
+        framing=o.framing,
+        record_count=s.count + s.extra,
+        source=source,
+    )

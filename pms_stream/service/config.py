@@ -46,6 +46,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from aiokafka.helpers import create_ssl_context
 
 from pms_stream.errors import ConfigError
+from pms_stream.service.partition_task import OFFSET_METADATA_MAX, max_open_keys_for
 
 __all__ = [
     "ENV_PREFIX",
@@ -447,6 +448,14 @@ def _check(settings: Settings, origin: Mapping[str, str], problems: _Problems) -
                 f"reroute_today ({where('reroute_today')}): {settings.reroute_today!r} is not a "
                 "date YYYY-MM-DD"
             )
+    keys_limit = max_open_keys_for(OFFSET_METADATA_MAX)
+    if settings.max_open_keys > keys_limit:
+        problems.add(
+            f"max_open_keys ({where('max_open_keys')}): {settings.max_open_keys}; at most "
+            f"{keys_limit}: the offsets where open stream keys began are committed as offset "
+            f"metadata, which Kafka limits to {OFFSET_METADATA_MAX} bytes "
+            "(offset.metadata.max.bytes)"
+        )
     if settings.ssl_keyfile is not None and settings.ssl_certfile is None:
         problems.add(
             f"ssl_keyfile ({where('ssl_keyfile')}): set without ssl_certfile; the key belongs "

@@ -476,3 +476,12 @@ def test_client_options_sasl_ssl_reveal_the_password_only_here() -> None:
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
     assert options["sasl_plain_username"] == "pms"
     assert isinstance(options["ssl_context"], ssl.SSLContext)
+
+
+def test_max_open_keys_is_bounded_by_kafkas_offset_metadata_limit() -> None:
+    """Issue 12, finding 4: more open keys than the offset metadata can carry is refused at start,
+    naming the limit; up to it every value is accepted (300 included)."""
+    assert load_settings(env={"PMS_MAX_OPEN_KEYS": "325"}).max_open_keys == 325
+    text = error_of(env={"PMS_MAX_OPEN_KEYS": "326"})
+    assert "max_open_keys (environment variable PMS_MAX_OPEN_KEYS): 326; at most 325" in text
+    assert "4096 bytes (offset.metadata.max.bytes)" in text

@@ -321,7 +321,7 @@ class PartitionTask:
         return RejectedEvent(
             kind="message",
             reason=reason,
-            raw=value[:4096].decode("latin-1"),
+            raw=value.decode("latin-1"),  # whole: `outputs.fit` splits it if too large
             record_count=0,
             source=Source(
                 topic=self.topic,

@@ -35,12 +35,15 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.conn import collect_hosts, create_conn
 from aiokafka.errors import (
     IllegalSaslStateError,
     KafkaConnectionError,
     KafkaError,
+    MessageSizeTooLargeError,
     ProducerFenced,
+    RecordTooLargeError,
     SaslAuthenticationFailed,
     TopicAlreadyExistsError,
     UnsupportedSaslMechanismError,
@@ -53,11 +56,10 @@ from pms_stream.service.config import Settings, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
-from pms_stream.service.outputs import Output, Sink
+from pms_stream.service.outputs import RECORD_OVERHEAD, Output, Sink, fit
 from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
 from pms_stream.service.store_feed import StoreFeed
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
-from pms_stream.statements.model import RejectedEvent, Source, Statement
 
 __all__ = ["Service"]
 
@@ -127,6 +129,9 @@ class Service:
         # producers to send it; a larger output becomes a reject (see _fit).
         self._max_request = max(settings.max_statement_bytes, settings.max_message_bytes) + 65_536
         self._topic_max = str(self._max_request)
+        # the largest record each output topic takes (outputs.fit): read from the broker at start
+        # and whenever a topic may have changed (recreated, a size error); see _read_limits
+        self._sink_limits: dict[Sink, int] = {}
         self._partitions: dict[Any, _Partition] = {}
         self._parked: dict[Any, _Partition] = {}
         self._lock = asyncio.Lock()
@@ -206,6 +211,7 @@ class Service:
             raise
         if self.settings.create_topics:
             await self._create_topics()
+        await self._read_limits()
         self._producer = AIOKafkaProducer(
             **self._kafka,
             enable_idempotence=True,
@@ -378,11 +384,10 @@ class Service:
         moved = checkpoint is not None and checkpoint != part.committed
         if not outputs and not moved:
             return
-        outputs = [self._fit(out) for out in outputs]
         if self.exactly_once:
-            await self._publish_transaction(part, outputs, checkpoint)
+            outputs = await self._publish_transaction(part, outputs, checkpoint)
         else:
-            await self._publish_at_least_once(part, outputs, checkpoint)
+            outputs = await self._publish_at_least_once(part, outputs, checkpoint)
         if checkpoint is not None:
             part.committed = checkpoint
         now = time.time()
@@ -391,44 +396,86 @@ class Service:
             if newest_ms is not None and out.sink is Sink.STATEMENTS:
                 self.metrics.end_to_end_latency_seconds.observe(max(now - newest_ms / 1000, 0.0))
 
-    def _fit(self, out: Output) -> Output:
-        """An output over max_statement_bytes cannot be published: it becomes a reject that says
-        so (with the start of its JSON and its source), instead of failing the transaction."""
-        limit = self.settings.max_statement_bytes
-        if len(out.value) <= limit:
-            return out
-        source = out.event.source if isinstance(out.event, Statement | RejectedEvent) else Source()
-        count = out.event.record_count if isinstance(out.event, Statement | RejectedEvent) else 0
-        reject = RejectedEvent(
-            kind="statement",
-            reason=f"{out.sink.value} output of {len(out.value)} bytes is over max_statement_bytes "
-            f"({limit}); raise it (and the topic's max.message.bytes) to publish it",
-            raw=out.value[:4096].decode("latin-1"),
-            record_count=count,
-            source=source,
-            time=datetime.now(UTC),
-        )
-        log.error(
-            "output over max_statement_bytes rejected",
-            sink=out.sink.value,
-            size=len(out.value),
-            limit=limit,
-        )
-        return Output(
-            Sink.REJECTS, out.key, msgspec.json.encode(reject), (("pms-type", b"rejected"),), reject
-        )
+    def _fit(self, outputs: list[Output]) -> list[Output]:
+        """Each output checked against its topic's limit (`outputs.fit`): too large, it becomes a
+        dead letter saying so; a dead letter too large for the rejects topic is split."""
+        fitted: list[Output] = []
+        now = datetime.now(UTC)
+        for out in outputs:
+            fitted += fit(out, self._sink_limits, now)
+            if fitted[-1] is not out and out.sink is not Sink.REJECTS:
+                log.error(
+                    "output too large for its topic: dead-lettered",
+                    sink=out.sink.value,
+                    size=len(out.value),
+                    limit=self._sink_limits.get(out.sink),
+                )
+        return fitted
+
+    async def _read_limits(self) -> None:
+        """The largest record each output topic takes: its `max.message.bytes` (the broker's
+        `message.max.bytes` when the topic cannot be described), capped by what the producers
+        send (`max_request_size`) and, for outputs other than dead letters, by
+        `max_statement_bytes`. Kept as they were when the broker cannot be asked."""
+        names = self._topics
+        found: dict[str, int] = {}
+        broker: int | None = None
+        try:
+            resources = [
+                ConfigResource(ConfigResourceType.TOPIC, t, {"max.message.bytes": None})
+                for t in sorted(set(names.values()))
+            ]
+            node = next(iter(self._admin._client.cluster.brokers()), None)
+            if node is not None:
+                resources.append(
+                    ConfigResource(
+                        ConfigResourceType.BROKER, str(node.nodeId), {"message.max.bytes": None}
+                    )
+                )
+            for response in await self._admin.describe_configs(resources):
+                for res in response.to_object()["resources"]:
+                    if res["error_code"]:
+                        continue
+                    for entry in res["config_entries"]:
+                        value = entry["config_value"]
+                        if value is None:
+                            continue
+                        if entry["config_names"] == "max.message.bytes":
+                            found[res["resource_name"]] = int(value)
+                        elif entry["config_names"] == "message.max.bytes":
+                            broker = int(value)
+        except (KafkaError, TimeoutError, ValueError) as exc:
+            log.warning("topic limits not read; keeping the last known", error=repr(exc))
+            return
+        statement_cap = self.settings.max_statement_bytes + RECORD_OVERHEAD + 1024
+        limits: dict[Sink, int] = {}
+        for sink, topic in names.items():
+            limit = min(found.get(topic, broker or self._max_request), self._max_request)
+            if sink is not Sink.REJECTS:
+                limit = min(limit, statement_cap)
+            limits[sink] = limit
+        if limits != self._sink_limits:
+            log.info(
+                "output limits",
+                broker_message_max_bytes=broker,
+                **{sink.value: limit for sink, limit in limits.items()},
+            )
+        self._sink_limits = limits
 
     async def _publish_transaction(
         self, part: _Partition, outputs: list[Output], checkpoint: Checkpoint | None
-    ) -> None:
+    ) -> list[Output]:
         producer = part.producer
         assert producer is not None, "exactly once needs the partition's transactional producer"
+        fitted = outputs
 
         async def attempt() -> None:
+            nonlocal fitted
+            fitted = self._fit(outputs)  # again at each attempt: the limits may have changed
             async with producer.transaction():
                 # Every send must be acknowledged before the offsets join the transaction: a
                 # failed send then aborts it, and nothing is committed that was not produced.
-                futures = await self._send_all(producer, outputs)
+                futures = await self._send_all(producer, fitted)
                 if futures:
                     await asyncio.gather(*futures)
                 if checkpoint is not None:
@@ -438,12 +485,17 @@ class Service:
                     )
 
         await self._retrying(part, attempt, transactional=True)
+        return fitted
 
     async def _publish_at_least_once(
         self, part: _Partition, outputs: list[Output], checkpoint: Checkpoint | None
-    ) -> None:
+    ) -> list[Output]:
+        fitted = outputs
+
         async def attempt() -> None:
-            futures = await self._send_all(self._producer, outputs)
+            nonlocal fitted
+            fitted = self._fit(outputs)
+            futures = await self._send_all(self._producer, fitted)
             if futures:
                 await asyncio.gather(*futures)
             if checkpoint is not None:
@@ -452,6 +504,7 @@ class Service:
                 )
 
         await self._retrying(part, attempt, transactional=False)
+        return fitted
 
     async def _send_all(self, producer: Any, outputs: list[Output]) -> list[Any]:
         """Enqueue every output. A send waits for its topic's metadata: bounded here, so that a
@@ -498,6 +551,8 @@ class Service:
                     raise
                 await asyncio.sleep(min(0.5 * 2 ** (n - 1), 5.0))
                 await self._ensure_output_topics()
+                if isinstance(exc, MessageSizeTooLargeError | RecordTooLargeError):
+                    await self._read_limits()  # a topic's max.message.bytes was lowered
             else:
                 if transactional:
                     self.metrics.transactions_total.labels("committed").inc()
@@ -518,6 +573,7 @@ class Service:
             )
         log.error("output topics were deleted; recreating them", topics=missing)
         await self._create_topics()
+        await self._read_limits()
 
     def _update_gauges(self) -> None:
         self.metrics.statement_store_statements.set(len(self.store))

@@ -27,6 +27,8 @@ from typing import Any
 from pms_stream.commands.parse import parse_stream
 from pms_stream.commands.send import messages
 from pms_stream.generator import Generated
+from pms_stream.service.outputs import reassemble
+from tests.kafka_helpers import Received
 
 EXE = str(Path(sys.executable).with_name("pms-stream"))
 
@@ -172,6 +174,11 @@ def offline(data: bytes) -> list[dict[str, Any]]:
     out = io.BytesIO()
     parse_stream(io.BytesIO(data), "file", out)
     return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def reassembled(parts: list[Received]) -> bytes:
+    """The raw bytes of a dead letter the service split in parts (docs/statement-contract.md)."""
+    return reassemble((dict(p.headers), p.value or b"") for p in parts)
 
 
 def without_source(doc: dict[str, Any]) -> str:

@@ -316,6 +316,29 @@ class PartitionTask:
                 events += stream.assembler.feed_fragment(piece.raw, origin, piece.problem)
         return events
 
+    def skip(self, first: int, last: int, reason: str, raw: bytes) -> list[Output]:
+        """Messages `first`..`last` cannot be read (an undecodable record batch): one dead letter
+        with their coordinates, reason and raw bytes, and the partition moves past them. While
+        replaying a batch skipped before the checkpoint, nothing is output (it was published)."""
+        replayed = self._replay is not None and last < self._replay.emitted_through
+        if self._next is not None and last < self._next:
+            return []  # already skipped
+        self._advance(last)
+        if replayed:
+            return []
+        event = RejectedEvent(
+            kind="message",
+            reason=f"record batch at offsets {first}-{last} could not be decoded ({reason}); "
+            "raw holds the batch as stored by Kafka",
+            raw=raw.decode("latin-1"),
+            record_count=0,
+            source=Source(
+                topic=self.topic, partition=self.partition, first_offset=first, last_offset=last
+            ),
+            time=self._wall_clock(),
+        )
+        return to_outputs(event, None, f"{self.topic}:{self.partition}:{first}")
+
     def _message_reject(self, msg: InputMessage, reason: str) -> RejectedEvent:
         value = msg.value or b""
         return RejectedEvent(

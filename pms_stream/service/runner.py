@@ -38,6 +38,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.conn import collect_hosts, create_conn
 from aiokafka.errors import (
+    CorruptRecordException,
     IllegalSaslStateError,
     KafkaConnectionError,
     KafkaError,
@@ -46,6 +47,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
     SaslAuthenticationFailed,
     TopicAlreadyExistsError,
+    UnsupportedCodecError,
     UnsupportedSaslMechanismError,
 )
 from aiokafka.structs import OffsetAndMetadata
@@ -59,6 +61,7 @@ from pms_stream.service.metrics import Metrics
 from pms_stream.service.outputs import RECORD_OVERHEAD, Output, Sink, fit
 from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
 from pms_stream.service.store_feed import StoreFeed
+from pms_stream.service.undecodable import Undecodable, locate
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
 
 __all__ = ["Service"]
@@ -68,6 +71,14 @@ _SEND_TIMEOUT_S = 10.0
 _AUTH_PROBE_TIMEOUT_MS = 10_000
 _SASL_ERRORS = (SaslAuthenticationFailed, UnsupportedSaslMechanismError, IllegalSaslStateError)
 log = get_logger("pms_stream.service")
+
+
+def _maybe_undecodable(exc: Exception) -> bool:
+    """Whether a `getmany` error may come from decoding a fetched batch (a codec's own error, a
+    corrupt CRC, an unknown codec); `Service._undecodable` then finds out, or re-raises."""
+    if isinstance(exc, UnsupportedCodecError | CorruptRecordException):
+        return True
+    return not isinstance(exc, KafkaError)
 
 
 class OutputTopicMissing(Exception):  # noqa: N818 - named for what the operator reads
@@ -132,6 +143,7 @@ class Service:
         # the largest record each output topic takes (outputs.fit): read from the broker at start
         # and whenever a topic may have changed (recreated, a size error); see _read_limits
         self._sink_limits: dict[Sink, int] = {}
+        self._fetch_bytes = max(settings.max_message_bytes + 65536, 1_048_576)
         self._partitions: dict[Any, _Partition] = {}
         self._parked: dict[Any, _Partition] = {}
         self._lock = asyncio.Lock()
@@ -233,7 +245,7 @@ class Service:
             isolation_level="read_committed",
             session_timeout_ms=self.settings.session_timeout_ms,
             heartbeat_interval_ms=max(self.settings.session_timeout_ms // 3, 1000),
-            max_partition_fetch_bytes=max(self.settings.max_message_bytes + 65536, 1_048_576),
+            max_partition_fetch_bytes=self._fetch_bytes,
         )
         await self._consumer.start()
         self._consumer.subscribe(self._inputs, listener=_Listener(self))
@@ -333,9 +345,16 @@ class Service:
             self._watchdog.beat()
             self.metrics.loop_iterations_total.inc()
             self.metrics.last_loop_timestamp_seconds.set(time.time())
-            batch = await self._consumer.getmany(
-                timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_records
-            )
+            try:
+                batch = await self._consumer.getmany(
+                    timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_records
+                )
+            except Exception as exc:
+                if not _maybe_undecodable(exc):
+                    raise
+                async with self._lock:
+                    await self._undecodable(exc)
+                continue
             async with self._lock:
                 jobs = []
                 for tp, messages in batch.items():
@@ -361,6 +380,62 @@ class Service:
         part.task.record_stats.clear()
         newest = max((m.timestamp for m in messages if m.timestamp is not None), default=None)
         await self._publish(part, outputs, newest)
+
+    async def _undecodable(self, error: Exception) -> None:
+        """aiokafka failed to decode a fetched batch (and dropped what it had decoded of that
+        fetch): put every partition back where its task is, find the undecodable batch
+        (`undecodable.locate`), process the messages before it, dead-letter it with its
+        offsets, and move its partition past it. Re-raises `error` when no batch is at fault."""
+        found = False
+        for part in list(self._partitions.values()):
+            tp = part.tp
+            start = part.task.next_offset
+            if start is None:
+                await self._consumer.seek_to_beginning(tp)
+                start = await self._consumer.position(tp)
+            else:
+                self._consumer.seek(tp, start)
+            try:
+                bad = await asyncio.wait_for(
+                    locate(self._consumer._client, tp, start, self._fetch_bytes), _SEND_TIMEOUT_S
+                )
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("could not fetch to look for an undecodable batch", error=repr(exc))
+                continue
+            if bad is None:
+                continue
+            found = True
+            await self._read_up_to(part, bad)
+            log.error(
+                "undecodable record batch dead-lettered",
+                partition=tp.partition,
+                first_offset=bad.first_offset,
+                last_offset=bad.last_offset,
+                reason=bad.reason,
+            )
+            outputs = part.task.skip(bad.first_offset, bad.last_offset, bad.reason, bad.raw)
+            await self._publish(part, outputs, None)
+            self._consumer.seek(tp, bad.last_offset + 1)
+        if not found:
+            raise error
+
+    async def _read_up_to(self, part: _Partition, bad: Undecodable) -> None:
+        """Process the messages of `part` before the undecodable batch `bad`, one at a time
+        (aiokafka then keeps its position at each), until it fails on `bad` again."""
+        messages: list[Any] = []
+        deadline = time.monotonic() + _SEND_TIMEOUT_S * 3
+        while time.monotonic() < deadline:
+            if await self._consumer.position(part.tp) >= bad.first_offset:
+                break
+            try:
+                got = await self._consumer.getmany(part.tp, timeout_ms=200, max_records=1)
+            except Exception as exc:
+                if _maybe_undecodable(exc):
+                    break
+                raise
+            messages += [m for m in got.get(part.tp, []) if m.offset < bad.first_offset]
+        if messages:
+            await self._process(part, messages)
 
     async def _expire(self, part: _Partition) -> None:
         outputs = part.task.expire()

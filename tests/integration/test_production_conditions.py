@@ -27,6 +27,7 @@ from tests.integration.service_harness import (
     without_source,
 )
 from tests.kafka_helpers import (
+    Received,
     consume,
     consume_to_end,
     create_topic,
@@ -36,6 +37,8 @@ from tests.kafka_helpers import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
+
+REPO = Path(__file__).resolve().parents[2]
 
 CODECS = ("gzip", "snappy", "lz4", "zstd")
 
@@ -71,14 +74,12 @@ async def test_every_compression_codec_is_read_exactly_once(
                 compression_type=codec,
                 linger_ms=50,  # several messages to a batch: one compressed batch, many records
             )
-        got = await consume(
-            kafka_bootstrap, topics.statements, count=sum(expected.values()) + 1, timeout=60
-        )
+        got = await _all(kafka_bootstrap, topics.statements, sum(expected.values()))
         seen = Counter(without_source(json.loads(r.value or b"")) for r in got)
         assert seen == expected, f"lost {expected - seen}, duplicated {seen - expected}"
         partitions = Counter(json.loads(r.value or b"")["source"]["partition"] for r in got)
         assert sorted(partitions) == [0, 1, 2, 3]
-        assert await consume(kafka_bootstrap, topics.rejects, count=1, timeout=2) == []
+        assert await consume(kafka_bootstrap, topics.rejects, count=1, timeout=1) == []
     finally:
         assert await service.terminate() == 0, service.tail()
 
@@ -119,7 +120,7 @@ async def test_a_statement_over_its_topics_own_limit_is_dead_lettered_and_the_re
         await produce(kafka_bootstrap, topics.input, half[: len(half) // 2], partition=0)
         await produce(kafka_bootstrap, topics.input, pairs(large, pack=100), partition=0)
         await produce(kafka_bootstrap, topics.input, half[len(half) // 2 :], partition=0)
-        got = await consume(kafka_bootstrap, topics.statements, count=11, timeout=90)
+        got = await _all(kafka_bootstrap, topics.statements, 10)
         assert Counter(without_source(json.loads(r.value or b"")) for r in got) == Counter(
             without_source(e) for e in expected
         )
@@ -142,6 +143,12 @@ async def test_a_statement_over_its_topics_own_limit_is_dead_lettered_and_the_re
         assert "output too large for its topic: dead-lettered" in events
     finally:
         assert await service.terminate() == 0, service.tail()
+
+
+async def _all(bootstrap: str, topic: str, count: int) -> list[Received]:
+    """Everything on `topic` once `count` records are there: a duplicate would show as more."""
+    await consume(bootstrap, topic, count=count, timeout=90)
+    return await consume_to_end(bootstrap, topic)
 
 
 async def _get(service: ServiceProcess, path: str) -> tuple[int, str]:
@@ -180,10 +187,125 @@ async def test_200_open_stream_keys_with_max_open_keys_300_survive_a_sigkill(
         await service.wait_ready(90)
         await produce(kafka_bootstrap, topics.input, [(k, "\n".join(tail).encode()) for k in keys])
         want = 200 * len(expected)
-        got = await consume(kafka_bootstrap, topics.statements, count=want + 1, timeout=90)
+        got = await _all(kafka_bootstrap, topics.statements, want)
         seen = Counter(without_source(json.loads(r.value or b"")) for r in got)
         assert seen == Counter({without_source(e): 200 for e in expected})
-        assert await consume(kafka_bootstrap, topics.rejects, count=1, timeout=2) == []
+        assert await consume(kafka_bootstrap, topics.rejects, count=1, timeout=1) == []
     finally:
         if service.process is not None and service.process.returncode is None:
             assert await service.terminate() == 0, service.tail()
+
+
+# ---- undecodable batches: made real by corrupting the broker's own log segment --------------
+
+
+def _segment(topic: str, partition: int) -> Path:
+    """The broker's log segment of a partition (the local broker of deploy/kafka/broker.sh)."""
+    import os
+
+    state = Path(os.environ.get("PMS_KAFKA_STATE_DIR") or REPO / ".kafka")
+    found = sorted((state / "data" / f"{topic}-{partition}").glob("*.log"))
+    assert found, (
+        f"no log segment of {topic}-{partition} under {state}/data: this test corrupts a batch "
+        "in the local broker's files, so it needs the broker of deploy/kafka/broker.sh (its state "
+        "in PMS_KAFKA_STATE_DIR or .kafka), not one named by KAFKA_BOOTSTRAP_SERVERS elsewhere"
+    )
+    return found[0]
+
+
+def _corrupt(segment: Path, first_offset: int, *, fix_crc: bool) -> tuple[int, int]:
+    """Overwrite the start of the compressed payload of the batch at `first_offset` in place;
+    with `fix_crc` the CRC is recomputed, so only decompression fails. Returns the batch's
+    first and last offset."""
+    import struct
+
+    from aiokafka.record.util import calc_crc32c
+
+    data = bytearray(segment.read_bytes())
+    pos = 0
+    while pos + 12 <= len(data):
+        base, length = struct.unpack_from(">qi", data, pos)
+        if base == first_offset:
+            last = base + struct.unpack_from(">i", data, pos + 23)[0]
+            data[pos + 61 : pos + 69] = b"\xde\xad\xbe\xef" * 2  # the codec's frame header
+            if fix_crc:
+                struct.pack_into(
+                    ">I", data, pos + 17, calc_crc32c(bytes(data[pos + 21 : pos + 12 + length]))
+                )
+            with segment.open("r+b") as f:  # in place: the broker serves the same file
+                f.seek(pos)
+                f.write(data[pos : pos + 12 + length])
+            return base, last
+        pos += 12 + length
+    raise AssertionError(f"no batch at offset {first_offset} in {segment}")
+
+
+async def test_an_undecodable_batch_is_dead_lettered_with_its_offsets_and_the_rest_flows(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, topics: Topics, tmp_path: Path
+) -> None:
+    """Finding 1, the batch that still cannot be decoded: two batches on partition 0 are broken
+    in the broker's log file after they were written (a zstd payload that cannot be decompressed,
+    with a valid CRC; an lz4 batch whose CRC no longer matches). Each becomes one dead letter with
+    its topic, partition and offset range; every statement before, between and after them on
+    partition 0, and on partition 1, comes out exactly once; the service stays up."""
+    await create_topic(admin, topics.input, partitions=2)
+    good = [as_bytes(generate(GenerateOptions(statements=4, seed=40 + i))) for i in range(4)]
+    expected = Counter(
+        without_source(e) for data in good for e in offline(data) if e["type"] == "statement"
+    )
+    lost = [(b"lost", line.encode()) for line in sh.TRANSMISSION]  # one record per message
+
+    async def send(data: bytes, partition: int, codec: str) -> None:
+        await produce(
+            kafka_bootstrap,
+            topics.input,
+            pairs(data, pack=5),
+            partition=partition,
+            compression_type=codec,
+            linger_ms=20,
+        )
+
+    await send(good[0], 0, "zstd")
+    zstd = await produce(
+        kafka_bootstrap, topics.input, lost, partition=0, compression_type="zstd", linger_ms=50
+    )
+    await send(good[1], 0, "gzip")
+    lz4 = await produce(
+        kafka_bootstrap, topics.input, lost, partition=0, compression_type="lz4", linger_ms=50
+    )
+    await send(good[2], 0, "snappy")
+    await send(good[3], 1, "zstd")
+    segment = _segment(topics.input, 0)
+    broken = [
+        _corrupt(segment, zstd[0].offset, fix_crc=True),
+        _corrupt(segment, lz4[0].offset, fix_crc=False),
+    ]
+    assert broken == [(zstd[0].offset, zstd[-1].offset), (lz4[0].offset, lz4[-1].offset)]
+
+    service = ServiceProcess(kafka_bootstrap, topics, tmp_path, "a")
+    await service.start()
+    try:
+        await service.wait_ready()
+        got = await _all(kafka_bootstrap, topics.statements, sum(expected.values()))
+        seen = Counter(without_source(json.loads(r.value or b"")) for r in got)
+        assert seen == expected, f"lost {expected - seen}, duplicated {seen - expected}"
+        rejects = await _all(kafka_bootstrap, topics.rejects, 2)
+        docs = sorted(
+            (json.loads(r.value or b"") for r in rejects),
+            key=lambda d: d["source"]["first_offset"],
+        )
+        assert [(d["kind"], d["source"]) for d in docs] == [
+            (
+                "message",
+                {"topic": topics.input, "partition": 0, "first_offset": a, "last_offset": b},
+            )
+            for a, b in broken
+        ]
+        assert "could not be decoded (zstd:" in docs[0]["reason"]
+        assert "CRC" in docs[1]["reason"]
+        assert all(len(d["raw"]) > 61 for d in docs)  # the batch as stored
+        assert (await _get(service, "/readyz"))[0] == 200
+        events = [e.get("event") for e in service.log_events()]
+        assert events.count("undecodable record batch dead-lettered") == 2
+    finally:
+        assert await service.terminate() == 0, service.tail()

@@ -227,3 +227,23 @@ def test_crash_anywhere_restores_exactly_once(
             break
     committed += t.flush_all()
     assert values(committed) == values(expected)
+
+
+def test_an_undecodable_batch_is_skipped_with_one_dead_letter_and_not_again_on_replay() -> None:
+    t = task()
+    t.process(InputMessage(0, b"a", sh.TRANSMISSION[0].encode()))  # an open transmission
+    (out,) = t.skip(1, 4, "zstd: DecompressionError('bad')", b"\x00batch")
+    doc = msgspec.json.decode(out.value)
+    assert out.sink is Sink.REJECTS
+    assert doc["kind"] == "message"
+    assert doc["source"] == {"topic": "in", "partition": 0, "first_offset": 1, "last_offset": 4}
+    assert doc["reason"].startswith("record batch at offsets 1-4 could not be decoded (zstd:")
+    assert doc["raw"] == "\x00batch"
+    assert t.next_offset == 5
+    assert t.skip(1, 4, "again", b"") == []  # a re-delivery of the same batch
+    cp = t.checkpoint()
+    assert cp == Checkpoint(0, 5, (0,))
+    again = task(Checkpoint.from_committed(cp.offset, cp.metadata()))
+    assert again.process(InputMessage(0, b"a", sh.TRANSMISSION[0].encode())) == []
+    assert again.skip(1, 4, "zstd", b"") == []  # published before the crash: not twice
+    assert not again.restoring

@@ -148,6 +148,8 @@ class Settings:
     transaction_retry_backoff_ms: int = 20  # the transactional producers' retry_backoff_ms
     session_timeout_ms: int = 10_000  # consumer group session; the broker allows 6000 and up
     reroute_today: str | None = None  # YYYY-MM-DD the reroute rules take as today (tests, replays)
+    # when set, SSN-shaped importer numbers in statement keys are an HMAC under it (outputs.py)
+    statement_key_secret: Password | None = None
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""

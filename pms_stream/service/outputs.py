@@ -21,6 +21,7 @@ Flow: assembler -> **outputs** -> producer.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from pms_stream.domain.importer_numbers import redact
+from pms_stream.domain.importer_numbers import looks_like_ssn, redact
 from pms_stream.statements.model import (
     Event,
     RejectedEvent,
@@ -81,12 +82,20 @@ class Output:
     event: Event | None = None
 
 
-def statement_key(statement: Statement) -> bytes:
-    """`filer|importer|number|status`: one key per version a downstream store keeps."""
-    return (
-        f"{statement.filer_code}|{statement.importer_number or ''}|"
-        f"{statement.statement_number}|{statement.status}"
-    ).encode()
+def statement_key(statement: Statement, secret: bytes | None = None) -> bytes:
+    """`filer|importer|number|status`: one key per version a downstream store keeps.
+
+    With a `secret` (`PMS_STATEMENT_KEY_SECRET`) an SSN-shaped importer number is written as
+    `hmac:` and 32 hex digits of its HMAC-SHA256 under the secret: the same importer always
+    gets the same key (compaction and the reroute store work as before), and nobody without
+    the secret can turn the key back into the number (an unkeyed hash of the 10^9 SSNs could be
+    reversed by trying them all). Other importer numbers (IRS, CBP-assigned) stay as they are.
+    """
+    importer = statement.importer_number or ""
+    if secret is not None and importer and looks_like_ssn(importer):
+        importer = "hmac:" + hmac.new(secret, importer.encode(), hashlib.sha256).hexdigest()[:32]
+    number, status = statement.statement_number, statement.status
+    return f"{statement.filer_code}|{importer}|{number}|{status}".encode()
 
 
 def _money(value: Decimal) -> str:
@@ -126,8 +135,11 @@ def statement_summary(statement: Statement) -> dict[str, Any]:
     }
 
 
-def to_outputs(event: Event, input_key: bytes | None, source: str) -> list[Output]:
-    """The messages for one event. `source` ("topic:partition:offset") goes in a header."""
+def to_outputs(
+    event: Event, input_key: bytes | None, source: str, key_secret: bytes | None = None
+) -> list[Output]:
+    """The messages for one event. `source` ("topic:partition:offset") goes in a header;
+    `key_secret` is `statement_key`'s."""
     kind = event.__struct_config__.tag
     assert isinstance(kind, str)
     headers = (("pms-type", kind.encode()), ("pms-source", source.encode()))
@@ -135,7 +147,7 @@ def to_outputs(event: Event, input_key: bytes | None, source: str) -> list[Outpu
     if isinstance(event, Statement):
         summary = _ENCODER.encode(statement_summary(event))
         return [
-            Output(Sink.STATEMENTS, statement_key(event), value, headers, event),
+            Output(Sink.STATEMENTS, statement_key(event, key_secret), value, headers, event),
             Output(
                 Sink.METRICS,
                 event.filer_code.encode(),

@@ -199,8 +199,10 @@ class PartitionTask:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         requests: RequestHandler | None = None,
+        key_secret: bytes | None = None,
     ) -> None:
         self.topic = topic
+        self._key_secret = key_secret  # outputs.statement_key: SSN-shaped importers keyed by HMAC
         self._requests = requests
         self.partition = partition
         self.limits = limits or Limits()
@@ -410,5 +412,5 @@ class PartitionTask:
                 if why:
                     reason = f"{reason} ({why})"
                 out = msgspec.structs.replace(event, time=self._wall_clock(), reason=reason)
-            outputs += to_outputs(out, key, source)
+            outputs += to_outputs(out, key, source, self._key_secret)
         return outputs

@@ -144,6 +144,8 @@ class Service:
         # and whenever a topic may have changed (recreated, a size error); see _read_limits
         self._sink_limits: dict[Sink, int] = {}
         self._fetch_bytes = max(settings.max_message_bytes + 65536, 1_048_576)
+        secret = settings.statement_key_secret
+        self._key_secret = secret.reveal().encode() if secret is not None else None
         self._partitions: dict[Any, _Partition] = {}
         self._parked: dict[Any, _Partition] = {}
         self._lock = asyncio.Lock()
@@ -731,6 +733,7 @@ class Service:
                 checkpoint=checkpoint,
                 limits=self._limits,
                 requests=self._requests,
+                key_secret=self._key_secret,
             )
             part = _Partition(tp, task, producers.get(tp), checkpoint, started)
             part.restored = not task.restoring

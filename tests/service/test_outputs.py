@@ -20,6 +20,7 @@ from pms_stream.service.outputs import (
     record_size,
     to_outputs,
 )
+from pms_stream.service.partition_task import InputMessage, PartitionTask
 from pms_stream.statements.model import RejectedEvent, Source
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -111,3 +112,29 @@ def test_any_raw_bytes_split_within_the_limit_and_reassemble(raw: bytes, limit: 
         return
     assert all(record_size(p) <= limit for p in parts)
     assert parts_of(parts) == raw
+
+
+def test_statement_keys_with_a_secret_hold_an_hmac_of_ssn_shaped_importers_only() -> None:
+    from tests.core import statements_by_hand as sh
+    from tests.core.records_by_hand import put
+
+    def key_of(importer: str, secret: bytes | None) -> bytes:
+        b = put(put(sh.b("P"), 30, "7"), 31, importer.ljust(12))
+        q = [put(sh.D1[0], 20, importer.ljust(12)), *sh.PRELIMINARY_Q[1:]]
+        records = [sh.A, b, *q, sh.y(len(q)), sh.Z]
+        t = PartitionTask("in", 0, key_secret=secret)
+        outs = t.process(InputMessage(0, b"B76", "\n".join(records).encode()))
+        (statement,) = [o for o in outs if o.sink is Sink.STATEMENTS]
+        assert statement.key is not None
+        return statement.key
+
+    plain = key_of("123-45-6789", None)
+    assert plain == b"B76|123-45-6789|2726P10001|preliminary"  # the default: unchanged
+    keyed = key_of("123-45-6789", b"s3cret")
+    assert keyed.startswith(b"B76|hmac:")
+    assert b"6789" not in keyed
+    assert keyed == key_of("123-45-6789", b"s3cret")  # stable: compaction still works
+    assert keyed != key_of("123-45-6788", b"s3cret")
+    assert keyed != key_of("123-45-6789", b"other")
+    assert key_of("987654321", b"s3cret").startswith(b"B76|hmac:")  # bare SSN shape too
+    assert key_of("12-3456789AB", b"s3cret") == b"B76|12-3456789AB|2726P10001|preliminary"

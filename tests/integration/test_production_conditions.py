@@ -88,12 +88,16 @@ async def test_a_statement_over_its_topics_own_limit_is_dead_lettered_and_the_re
     kafka_bootstrap: str, admin: AIOKafkaAdminClient, topics: Topics, tmp_path: Path
 ) -> None:
     """Finding 3: the statements topic created beforehand with Kafka's default 1 MiB limit, one
-    statement of ~1.3 MB among ten ordinary ones."""
+    statement of ~1.5 MB among ten ordinary ones. The rejects topic too (finding 9): the dead
+    letter is then split in parts, which reassemble into the statement's JSON."""
     await create_topic(
         admin,
         topics.statements,
         partitions=3,
         configs={"cleanup.policy": "compact", "max.message.bytes": "1048576"},
+    )
+    await create_topic(
+        admin, topics.rejects, partitions=3, configs={"max.message.bytes": "1048576"}
     )
     large = as_bytes(
         generate(
@@ -129,8 +133,10 @@ async def test_a_statement_over_its_topics_own_limit_is_dead_lettered_and_the_re
         first = json.loads(parts[0].value or b"")
         assert first["kind"] == "statement"
         assert "is over the statements topic's limit of 1048576 bytes" in first["reason"]
-        raw = reassembled(parts) if len(parts) > 1 else first["raw"].encode("latin-1")
-        assert without_source(json.loads(raw)) == without_source(big)
+        assert len(parts) == 2  # the JSON escaped in `raw` is over the rejects topic's 1 MiB
+        assert {r.partition for r in parts} == {parts[0].partition}  # one key, one partition
+        assert [dict(r.headers)["pms-chunk"] for r in parts] == [b"1/2", b"2/2"]
+        assert without_source(json.loads(reassembled(parts))) == without_source(big)
         assert (
             await poll_until(
                 lambda: _get(service, "/readyz"), lambda r: r[0] == 200, timeout=10, what="ready"

@@ -390,6 +390,7 @@ class Service:
         offsets, and move its partition past it. Re-raises `error` when no batch is at fault."""
         found = False
         for part in list(self._partitions.values()):
+            self._watchdog.beat()  # one bounded fetch per partition: the loop is alive
             tp = part.tp
             start = part.task.next_offset
             if start is None:
@@ -479,13 +480,22 @@ class Service:
         fitted: list[Output] = []
         now = datetime.now(UTC)
         for out in outputs:
-            fitted += fit(out, self._sink_limits, now)
-            if fitted[-1] is not out and out.sink is not Sink.REJECTS:
+            fit_ = fit(out, self._sink_limits, now)
+            fitted += fit_
+            if fit_[-1] is out:
+                continue
+            if out.sink is not Sink.REJECTS:
                 log.error(
                     "output too large for its topic: dead-lettered",
                     sink=out.sink.value,
                     size=len(out.value),
                     limit=self._sink_limits.get(out.sink),
+                )
+            if len(fit_) > 1:
+                log.warning(
+                    "dead letter too large for the rejects topic: split in parts",
+                    parts=len(fit_),
+                    limit=self._sink_limits.get(Sink.REJECTS),
                 )
         return fitted
 

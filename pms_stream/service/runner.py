@@ -59,7 +59,14 @@ from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
 from pms_stream.service.outputs import RECORD_OVERHEAD, Output, Sink, fit
-from pms_stream.service.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
+from pms_stream.service.partition_task import (
+    OFFSET_METADATA_MAX,
+    Checkpoint,
+    InputMessage,
+    Limits,
+    PartitionTask,
+    max_open_keys_for,
+)
 from pms_stream.service.store_feed import StoreFeed
 from pms_stream.service.undecodable import Undecodable, locate
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
@@ -83,6 +90,10 @@ def _maybe_undecodable(exc: Exception) -> bool:
 
 class OutputTopicMissing(Exception):  # noqa: N818 - named for what the operator reads
     """An output topic was deleted and the service may not create topics."""
+
+
+class BrokerLimitError(Exception):
+    """A setting the broker's own limits cannot take (exit 2, before anything is consumed)."""
 
 
 class KafkaAuthenticationError(Exception):
@@ -225,7 +236,7 @@ class Service:
             raise
         if self.settings.create_topics:
             await self._create_topics()
-        await self._read_limits()
+        await self._read_limits(at_start=True)
         self._producer = AIOKafkaProducer(
             **self._kafka,
             enable_idempotence=True,
@@ -499,14 +510,16 @@ class Service:
                 )
         return fitted
 
-    async def _read_limits(self) -> None:
+    async def _read_limits(self, *, at_start: bool = False) -> None:
         """The largest record each output topic takes: its `max.message.bytes` (the broker's
         `message.max.bytes` when the topic cannot be described), capped by what the producers
         send (`max_request_size`) and, for outputs other than dead letters, by
-        `max_statement_bytes`. Kept as they were when the broker cannot be asked."""
+        `max_statement_bytes`. Kept as they were when the broker cannot be asked. At start,
+        also `max_open_keys` against the broker's `offset.metadata.max.bytes` (exit 2)."""
         names = self._topics
         found: dict[str, int] = {}
         broker: int | None = None
+        metadata_max = OFFSET_METADATA_MAX
         try:
             resources = [
                 ConfigResource(ConfigResourceType.TOPIC, t, {"max.message.bytes": None})
@@ -516,7 +529,9 @@ class Service:
             if node is not None:
                 resources.append(
                     ConfigResource(
-                        ConfigResourceType.BROKER, str(node.nodeId), {"message.max.bytes": None}
+                        ConfigResourceType.BROKER,
+                        str(node.nodeId),
+                        {"message.max.bytes": None, "offset.metadata.max.bytes": None},
                     )
                 )
             for response in await self._admin.describe_configs(resources):
@@ -531,9 +546,18 @@ class Service:
                             found[res["resource_name"]] = int(value)
                         elif entry["config_names"] == "message.max.bytes":
                             broker = int(value)
+                        elif entry["config_names"] == "offset.metadata.max.bytes":
+                            metadata_max = int(value)
         except (KafkaError, TimeoutError, ValueError) as exc:
             log.warning("topic limits not read; keeping the last known", error=repr(exc))
             return
+        keys_limit = max_open_keys_for(metadata_max)
+        if at_start and self.settings.max_open_keys > keys_limit:
+            self.exit_code = 2
+            raise BrokerLimitError(
+                f"max_open_keys (PMS_MAX_OPEN_KEYS) is {self.settings.max_open_keys}; this "
+                f"broker's offset.metadata.max.bytes ({metadata_max}) allows at most {keys_limit}"
+            )
         statement_cap = self.settings.max_statement_bytes + RECORD_OVERHEAD + 1024
         limits: dict[Sink, int] = {}
         for sink, topic in names.items():

@@ -100,9 +100,44 @@ def first_undecodable(
 _CODECS = {0: "uncompressed", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
 
-async def locate(client: Any, tp: Any, offset: int, max_bytes: int) -> Undecodable | None:
-    """Fetch partition `tp` from `offset` (at most `max_bytes`, as the consumer would) from its
-    leader through aiokafka's `client` and return its first undecodable batch, if any."""
+def _end_of_whole_batches(data: bytes) -> int | None:
+    """The offset after the last whole batch of `data` (None when there is none)."""
+    pos, end = 0, None
+    while pos + _FRAME.size <= len(data):
+        _, length = _FRAME.unpack_from(data, pos)
+        if length <= 0 or pos + _FRAME.size + length > len(data):
+            break
+        batch = MemoryRecords(data[pos : pos + _FRAME.size + length]).next_batch()
+        if batch is not None:
+            end = batch.next_offset
+        pos += _FRAME.size + length
+    return end
+
+
+async def locate(
+    client: Any, tp: Any, offset: int, max_bytes: int, *, fetches: int = 3
+) -> Undecodable | None:
+    """Fetch partition `tp` from `offset` (at most `max_bytes` a fetch, as the consumer does)
+    from its leader through aiokafka's `client` and return its first undecodable batch, if any,
+    within `fetches` fetches (the consumer's own fetch may have begun a little later)."""
+    for _ in range(fetches):
+        fetched = await _fetch(client, tp, offset, max_bytes)
+        if fetched is None:
+            return None
+        data, aborted = fetched
+        found = first_undecodable(data, offset, aborted)
+        if found is not None:
+            return found
+        after = _end_of_whole_batches(data)
+        if after is None or after <= offset:
+            return None
+        offset = after
+    return None
+
+
+async def _fetch(
+    client: Any, tp: Any, offset: int, max_bytes: int
+) -> tuple[bytes, list[tuple[int, int]] | None] | None:
     leader = client.cluster.leader_for_partition(tp)
     if leader is None or leader < 0:
         return None
@@ -114,10 +149,9 @@ async def locate(client: Any, tp: Any, offset: int, max_bytes: int) -> Undecodab
         for partition, error_code, _highwater, *rest in partitions:
             if partition != tp.partition or error_code != 0:
                 continue
-            data = bytes(rest[-1] or b"")
             # after the high watermark: v4 (lso, aborted, records); v5-v10 (lso, log start,
             # aborted, records); v11+ (lso, log start, aborted, preferred replica, records)
             version = response.API_VERSION
             aborted = rest[2] if version >= 5 else rest[1] if version == 4 else None
-            return first_undecodable(data, offset, aborted)
+            return bytes(rest[-1] or b""), aborted
     return None

@@ -41,3 +41,12 @@ def test_a_corrupt_crc_is_undecodable() -> None:
     assert found is not None
     assert "CRC" in found.reason
     assert found.reason.startswith("lz4: ")
+
+
+def test_the_end_of_the_whole_batches_is_where_the_next_fetch_begins() -> None:
+    from pms_stream.service.undecodable import _end_of_whole_batches
+
+    data = bytes(batch(0, 3, 4) + batch(3, 5, 1))
+    assert _end_of_whole_batches(data) == 8
+    assert _end_of_whole_batches(data[:-5]) == 3
+    assert _end_of_whole_batches(b"") is None

@@ -61,10 +61,12 @@ class Received:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def of(cls, record: Any) -> Received:
-        return cls(record.topic, record.partition, record.offset, record.key, record.value)
+        headers = tuple((name, bytes(value)) for name, value in record.headers or ())
+        return cls(record.topic, record.partition, record.offset, record.key, record.value, headers)
 
 
 @dataclass(frozen=True, slots=True)

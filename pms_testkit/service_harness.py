@@ -30,6 +30,8 @@ from pms_stream.commands.parse import parse_stream
 from pms_stream.generator import Generated
 from pms_stream.packing import messages
 from pms_stream.reroute.request import build_request
+from pms_stream.stream.outputs import reassemble
+from pms_testkit.kafka_helpers import Received
 
 EXE = str(Path(sys.executable).with_name("pms-stream"))
 
@@ -175,6 +177,11 @@ def offline(data: bytes) -> list[dict[str, Any]]:
     out = io.BytesIO()
     parse_stream(io.BytesIO(data), "file", out)
     return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def reassembled(parts: list[Received]) -> bytes:
+    """The raw bytes of a dead letter the service split in parts (docs/statement-contract.md)."""
+    return reassemble((dict(p.headers), p.value or b"") for p in parts)
 
 
 def without_source(doc: dict[str, Any]) -> str:

@@ -47,6 +47,7 @@ from aiokafka.helpers import create_ssl_context
 
 from pms_stream.catair.records import Secret
 from pms_stream.errors import ConfigError
+from pms_stream.stream.partition_task import OFFSET_METADATA_MAX, max_open_keys_for
 
 __all__ = [
     "ENV_PREFIX",
@@ -131,6 +132,8 @@ class Settings:
     transaction_retry_backoff_ms: int = 20  # the transactional producers' retry_backoff_ms
     session_timeout_ms: int = 10_000  # consumer group session; the broker allows 6000 and up
     reroute_today: str | None = None  # YYYY-MM-DD the reroute rules take as today (tests, replays)
+    # when set, SSN-shaped importer numbers in statement keys are an HMAC under it (outputs.py)
+    statement_key_secret: Password | None = None
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""
@@ -431,6 +434,14 @@ def _check(settings: Settings, origin: Mapping[str, str], problems: _Problems) -
                 f"reroute_today ({where('reroute_today')}): {settings.reroute_today!r} is not a "
                 "date YYYY-MM-DD"
             )
+    keys_limit = max_open_keys_for(OFFSET_METADATA_MAX)
+    if settings.max_open_keys > keys_limit:
+        problems.add(
+            f"max_open_keys ({where('max_open_keys')}): {settings.max_open_keys}; at most "
+            f"{keys_limit}: the offsets where open stream keys began are committed as offset "
+            f"metadata, which Kafka limits to {OFFSET_METADATA_MAX} bytes "
+            "(offset.metadata.max.bytes)"
+        )
     if settings.ssl_keyfile is not None and settings.ssl_certfile is None:
         problems.add(
             f"ssl_keyfile ({where('ssl_keyfile')}): set without ssl_certfile; the key belongs "

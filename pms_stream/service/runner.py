@@ -35,14 +35,19 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.conn import collect_hosts, create_conn
 from aiokafka.errors import (
+    CorruptRecordException,
     IllegalSaslStateError,
     KafkaConnectionError,
     KafkaError,
+    MessageSizeTooLargeError,
     ProducerFenced,
+    RecordTooLargeError,
     SaslAuthenticationFailed,
     TopicAlreadyExistsError,
+    UnsupportedCodecError,
     UnsupportedSaslMechanismError,
 )
 from aiokafka.structs import OffsetAndMetadata
@@ -53,10 +58,17 @@ from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
 from pms_stream.service.store_feed import StoreFeed
+from pms_stream.service.undecodable import Undecodable, locate
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
-from pms_stream.statements.model import RejectedEvent, Source, Statement
-from pms_stream.stream.outputs import Output, Sink
-from pms_stream.stream.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
+from pms_stream.stream.outputs import RECORD_OVERHEAD, Output, Sink, fit
+from pms_stream.stream.partition_task import (
+    OFFSET_METADATA_MAX,
+    Checkpoint,
+    InputMessage,
+    Limits,
+    PartitionTask,
+    max_open_keys_for,
+)
 from pms_stream.stream.reroute_handler import RerouteHandler
 
 __all__ = ["Service"]
@@ -68,8 +80,20 @@ _SASL_ERRORS = (SaslAuthenticationFailed, UnsupportedSaslMechanismError, Illegal
 log = get_logger("pms_stream.service")
 
 
+def _maybe_undecodable(exc: Exception) -> bool:
+    """Whether a `getmany` error may come from decoding a fetched batch (a codec's own error, a
+    corrupt CRC, an unknown codec); `Service._undecodable` then finds out, or re-raises."""
+    if isinstance(exc, UnsupportedCodecError | CorruptRecordException):
+        return True
+    return not isinstance(exc, KafkaError)
+
+
 class OutputTopicMissing(Exception):  # noqa: N818 - named for what the operator reads
     """An output topic was deleted and the service may not create topics."""
+
+
+class BrokerLimitError(Exception):
+    """A setting the broker's own limits cannot take (exit 2, before anything is consumed)."""
 
 
 class KafkaAuthenticationError(Exception):
@@ -127,6 +151,12 @@ class Service:
         # producers to send it; a larger output becomes a reject (see _fit).
         self._max_request = max(settings.max_statement_bytes, settings.max_message_bytes) + 65_536
         self._topic_max = str(self._max_request)
+        # the largest record each output topic takes (outputs.fit): read from the broker at start
+        # and whenever a topic may have changed (recreated, a size error); see _read_limits
+        self._sink_limits: dict[Sink, int] = {}
+        self._fetch_bytes = max(settings.max_message_bytes + 65536, 1_048_576)
+        secret = settings.statement_key_secret
+        self._key_secret = secret.reveal().encode() if secret is not None else None
         self._partitions: dict[Any, _Partition] = {}
         self._parked: dict[Any, _Partition] = {}
         self._lock = asyncio.Lock()
@@ -206,6 +236,7 @@ class Service:
             raise
         if self.settings.create_topics:
             await self._create_topics()
+        await self._read_limits(at_start=True)
         self._producer = AIOKafkaProducer(
             **self._kafka,
             enable_idempotence=True,
@@ -227,7 +258,7 @@ class Service:
             isolation_level="read_committed",
             session_timeout_ms=self.settings.session_timeout_ms,
             heartbeat_interval_ms=max(self.settings.session_timeout_ms // 3, 1000),
-            max_partition_fetch_bytes=max(self.settings.max_message_bytes + 65536, 1_048_576),
+            max_partition_fetch_bytes=self._fetch_bytes,
         )
         await self._consumer.start()
         self._consumer.subscribe(self._inputs, listener=_Listener(self))
@@ -327,9 +358,16 @@ class Service:
             self._watchdog.beat()
             self.metrics.loop_iterations_total.inc()
             self.metrics.last_loop_timestamp_seconds.set(time.time())
-            batch = await self._consumer.getmany(
-                timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_records
-            )
+            try:
+                batch = await self._consumer.getmany(
+                    timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_records
+                )
+            except Exception as exc:
+                if not _maybe_undecodable(exc):
+                    raise
+                async with self._lock:
+                    await self._undecodable(exc)
+                continue
             async with self._lock:
                 jobs = []
                 for tp, messages in batch.items():
@@ -356,6 +394,63 @@ class Service:
         newest = max((m.timestamp for m in messages if m.timestamp is not None), default=None)
         await self._publish(part, outputs, newest)
 
+    async def _undecodable(self, error: Exception) -> None:
+        """aiokafka failed to decode a fetched batch (and dropped what it had decoded of that
+        fetch): put every partition back where its task is, find the undecodable batch
+        (`undecodable.locate`), process the messages before it, dead-letter it with its
+        offsets, and move its partition past it. Re-raises `error` when no batch is at fault."""
+        found = False
+        for part in list(self._partitions.values()):
+            self._watchdog.beat()  # one bounded fetch per partition: the loop is alive
+            tp = part.tp
+            start = part.task.next_offset
+            if start is None:
+                await self._consumer.seek_to_beginning(tp)
+                start = await self._consumer.position(tp)
+            else:
+                self._consumer.seek(tp, start)
+            try:
+                bad = await asyncio.wait_for(
+                    locate(self._consumer._client, tp, start, self._fetch_bytes), _SEND_TIMEOUT_S
+                )
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("could not fetch to look for an undecodable batch", error=repr(exc))
+                continue
+            if bad is None:
+                continue
+            found = True
+            await self._read_up_to(part, bad)
+            log.error(
+                "undecodable record batch dead-lettered",
+                partition=tp.partition,
+                first_offset=bad.first_offset,
+                last_offset=bad.last_offset,
+                reason=bad.reason,
+            )
+            outputs = part.task.skip(bad.first_offset, bad.last_offset, bad.reason, bad.raw)
+            await self._publish(part, outputs, None)
+            self._consumer.seek(tp, bad.last_offset + 1)
+        if not found:
+            raise error
+
+    async def _read_up_to(self, part: _Partition, bad: Undecodable) -> None:
+        """Process the messages of `part` before the undecodable batch `bad`, one at a time
+        (aiokafka then keeps its position at each), until it fails on `bad` again."""
+        messages: list[Any] = []
+        deadline = time.monotonic() + _SEND_TIMEOUT_S * 3
+        while time.monotonic() < deadline:
+            if await self._consumer.position(part.tp) >= bad.first_offset:
+                break
+            try:
+                got = await self._consumer.getmany(part.tp, timeout_ms=200, max_records=1)
+            except Exception as exc:
+                if _maybe_undecodable(exc):
+                    break
+                raise
+            messages += [m for m in got.get(part.tp, []) if m.offset < bad.first_offset]
+        if messages:
+            await self._process(part, messages)
+
     async def _expire(self, part: _Partition) -> None:
         outputs = part.task.expire()
         if outputs:
@@ -378,11 +473,10 @@ class Service:
         moved = checkpoint is not None and checkpoint != part.committed
         if not outputs and not moved:
             return
-        outputs = [self._fit(out) for out in outputs]
         if self.exactly_once:
-            await self._publish_transaction(part, outputs, checkpoint)
+            outputs = await self._publish_transaction(part, outputs, checkpoint)
         else:
-            await self._publish_at_least_once(part, outputs, checkpoint)
+            outputs = await self._publish_at_least_once(part, outputs, checkpoint)
         if checkpoint is not None:
             part.committed = checkpoint
         now = time.time()
@@ -391,44 +485,108 @@ class Service:
             if newest_ms is not None and out.sink is Sink.STATEMENTS:
                 self.metrics.end_to_end_latency_seconds.observe(max(now - newest_ms / 1000, 0.0))
 
-    def _fit(self, out: Output) -> Output:
-        """An output over max_statement_bytes cannot be published: it becomes a reject that says
-        so (with the start of its JSON and its source), instead of failing the transaction."""
-        limit = self.settings.max_statement_bytes
-        if len(out.value) <= limit:
-            return out
-        source = out.event.source if isinstance(out.event, Statement | RejectedEvent) else Source()
-        count = out.event.record_count if isinstance(out.event, Statement | RejectedEvent) else 0
-        reject = RejectedEvent(
-            kind="statement",
-            reason=f"{out.sink.value} output of {len(out.value)} bytes is over max_statement_bytes "
-            f"({limit}); raise it (and the topic's max.message.bytes) to publish it",
-            raw=out.value[:4096].decode("latin-1"),
-            record_count=count,
-            source=source,
-            time=datetime.now(UTC),
-        )
-        log.error(
-            "output over max_statement_bytes rejected",
-            sink=out.sink.value,
-            size=len(out.value),
-            limit=limit,
-        )
-        return Output(
-            Sink.REJECTS, out.key, msgspec.json.encode(reject), (("pms-type", b"rejected"),), reject
-        )
+    def _fit(self, outputs: list[Output]) -> list[Output]:
+        """Each output checked against its topic's limit (`outputs.fit`): too large, it becomes a
+        dead letter saying so; a dead letter too large for the rejects topic is split."""
+        fitted: list[Output] = []
+        now = datetime.now(UTC)
+        for out in outputs:
+            fit_ = fit(out, self._sink_limits, now)
+            fitted += fit_
+            if fit_[-1] is out:
+                continue
+            if out.sink is not Sink.REJECTS:
+                log.error(
+                    "output too large for its topic: dead-lettered",
+                    sink=out.sink.value,
+                    size=len(out.value),
+                    limit=self._sink_limits.get(out.sink),
+                )
+            if len(fit_) > 1:
+                log.warning(
+                    "dead letter too large for the rejects topic: split in parts",
+                    parts=len(fit_),
+                    limit=self._sink_limits.get(Sink.REJECTS),
+                )
+        return fitted
+
+    async def _read_limits(self, *, at_start: bool = False) -> None:
+        """The largest record each output topic takes: its `max.message.bytes` (the broker's
+        `message.max.bytes` when the topic cannot be described), capped by what the producers
+        send (`max_request_size`) and, for outputs other than dead letters, by
+        `max_statement_bytes`. Kept as they were when the broker cannot be asked. At start,
+        also `max_open_keys` against the broker's `offset.metadata.max.bytes` (exit 2)."""
+        names = self._topics
+        found: dict[str, int] = {}
+        broker: int | None = None
+        metadata_max = OFFSET_METADATA_MAX
+        try:
+            resources = [
+                ConfigResource(ConfigResourceType.TOPIC, t, {"max.message.bytes": None})
+                for t in sorted(set(names.values()))
+            ]
+            node = next(iter(self._admin._client.cluster.brokers()), None)
+            if node is not None:
+                resources.append(
+                    ConfigResource(
+                        ConfigResourceType.BROKER,
+                        str(node.nodeId),
+                        {"message.max.bytes": None, "offset.metadata.max.bytes": None},
+                    )
+                )
+            for response in await self._admin.describe_configs(resources):
+                for res in response.to_object()["resources"]:
+                    if res["error_code"]:
+                        continue
+                    for entry in res["config_entries"]:
+                        value = entry["config_value"]
+                        if value is None:
+                            continue
+                        if entry["config_names"] == "max.message.bytes":
+                            found[res["resource_name"]] = int(value)
+                        elif entry["config_names"] == "message.max.bytes":
+                            broker = int(value)
+                        elif entry["config_names"] == "offset.metadata.max.bytes":
+                            metadata_max = int(value)
+        except (KafkaError, TimeoutError, ValueError) as exc:
+            log.warning("topic limits not read; keeping the last known", error=repr(exc))
+            return
+        keys_limit = max_open_keys_for(metadata_max)
+        if at_start and self.settings.max_open_keys > keys_limit:
+            self.exit_code = 2
+            raise BrokerLimitError(
+                f"max_open_keys (PMS_MAX_OPEN_KEYS) is {self.settings.max_open_keys}; this "
+                f"broker's offset.metadata.max.bytes ({metadata_max}) allows at most {keys_limit}"
+            )
+        statement_cap = self.settings.max_statement_bytes + RECORD_OVERHEAD + 1024
+        limits: dict[Sink, int] = {}
+        for sink, topic in names.items():
+            limit = min(found.get(topic, broker or self._max_request), self._max_request)
+            if sink is not Sink.REJECTS:
+                limit = min(limit, statement_cap)
+            limits[sink] = limit
+        if limits != self._sink_limits:
+            log.info(
+                "output limits",
+                broker_message_max_bytes=broker,
+                **{sink.value: limit for sink, limit in limits.items()},
+            )
+        self._sink_limits = limits
 
     async def _publish_transaction(
         self, part: _Partition, outputs: list[Output], checkpoint: Checkpoint | None
-    ) -> None:
+    ) -> list[Output]:
         producer = part.producer
         assert producer is not None, "exactly once needs the partition's transactional producer"
+        fitted = outputs
 
         async def attempt() -> None:
+            nonlocal fitted
+            fitted = self._fit(outputs)  # again at each attempt: the limits may have changed
             async with producer.transaction():
                 # Every send must be acknowledged before the offsets join the transaction: a
                 # failed send then aborts it, and nothing is committed that was not produced.
-                futures = await self._send_all(producer, outputs)
+                futures = await self._send_all(producer, fitted)
                 if futures:
                     await asyncio.gather(*futures)
                 if checkpoint is not None:
@@ -438,12 +596,17 @@ class Service:
                     )
 
         await self._retrying(part, attempt, transactional=True)
+        return fitted
 
     async def _publish_at_least_once(
         self, part: _Partition, outputs: list[Output], checkpoint: Checkpoint | None
-    ) -> None:
+    ) -> list[Output]:
+        fitted = outputs
+
         async def attempt() -> None:
-            futures = await self._send_all(self._producer, outputs)
+            nonlocal fitted
+            fitted = self._fit(outputs)
+            futures = await self._send_all(self._producer, fitted)
             if futures:
                 await asyncio.gather(*futures)
             if checkpoint is not None:
@@ -452,6 +615,7 @@ class Service:
                 )
 
         await self._retrying(part, attempt, transactional=False)
+        return fitted
 
     async def _send_all(self, producer: Any, outputs: list[Output]) -> list[Any]:
         """Enqueue every output. A send waits for its topic's metadata: bounded here, so that a
@@ -498,6 +662,8 @@ class Service:
                     raise
                 await asyncio.sleep(min(0.5 * 2 ** (n - 1), 5.0))
                 await self._ensure_output_topics()
+                if isinstance(exc, MessageSizeTooLargeError | RecordTooLargeError):
+                    await self._read_limits()  # a topic's max.message.bytes was lowered
             else:
                 if transactional:
                     self.metrics.transactions_total.labels("committed").inc()
@@ -518,6 +684,7 @@ class Service:
             )
         log.error("output topics were deleted; recreating them", topics=missing)
         await self._create_topics()
+        await self._read_limits()
 
     def _update_gauges(self) -> None:
         self.metrics.statement_store_statements.set(len(self.store))
@@ -600,6 +767,7 @@ class Service:
                 checkpoint=checkpoint,
                 limits=self._limits,
                 requests=self._requests,
+                key_secret=self._key_secret,
             )
             part = _Partition(tp, task, producers.get(tp), checkpoint, started)
             part.restored = not task.restoring

@@ -6,11 +6,12 @@ the service commits, for this partition, a `Checkpoint`:
   when nothing is open): everything before it is finished and never read again;
 - metadata `n` — "emitted through": every output of every message before offset `n` is already
   in the output topics;
-- metadata `k` — for each stream key with open state, the offset where that state opened (keys
-  are hashed: a key never appears in the metadata).
+- the offsets where the open states of stream keys opened (no key: the message at an opening
+  offset names its key itself, so the metadata holds offsets only, a few characters per key).
 After a crash or a rebalance the new owner seeks to `offset` and replays: a message before `n`
-is fed to its stream key's assembler only if that key was open at the checkpoint and the message
-is at or after the key's opening offset, and its outputs are dropped (they were published);
+is fed to its stream key's assembler only if that key was open at the checkpoint (its opening
+message was met at one of the opening offsets) and the message is at or after the key's opening
+offset, and its outputs are dropped (they were published);
 from `n` on, processing is normal. The assembler is deterministic, so the rebuilt state is the
 state that was lost. No changelog topic is needed, and restore reads only the open states'
 messages. See docs/exactly-once.md.
@@ -26,9 +27,10 @@ Pure: no asyncio, no aiokafka. Flow: consumer -> **partition task** (framing -> 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
@@ -38,7 +40,17 @@ from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.model import Event, RejectedEvent, RerouteRequestEvent, Source
 from pms_stream.stream.outputs import Output, to_outputs
 
-__all__ = ["Checkpoint", "InputMessage", "Limits", "PartitionTask", "RequestHandler", "key_hash"]
+__all__ = [
+    "OFFSET_METADATA_MAX",
+    "Checkpoint",
+    "InputMessage",
+    "Limits",
+    "PartitionTask",
+    "RequestHandler",
+    "key_hash",
+    "max_open_keys_for",
+    "metadata_bound",
+]
 
 # Answers a reroute request: (request, request id, input key) -> outputs.
 RequestHandler = Callable[[RerouteRequestEvent, str, bytes | None], list[Output]]
@@ -58,43 +70,105 @@ class Limits:
 
     idle_timeout_s: float = 300.0
     max_message_bytes: int = 1_048_576
-    max_open_keys: int = 100  # stream keys with open state per partition (bounds metadata too)
+    max_open_keys: int = 100  # stream keys with open state per partition (max_open_keys_for())
     max_records_per_statement: int = 100_000  # an open statement past this is rejected whole
 
 
-class _Metadata(msgspec.Struct, frozen=True):
+class _MetadataV1(msgspec.Struct, frozen=True):
+    """The first encoding (JSON with key hashes, ~30 bytes a key): still read after an upgrade."""
+
     v: int
     n: int
     k: dict[str, int] = {}
 
 
-_META_ENCODER = msgspec.json.Encoder()
-_META_DECODER = msgspec.json.Decoder(_Metadata)
+_META_V1_DECODER = msgspec.json.Decoder(_MetadataV1)
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+# Kafka's `offset.metadata.max.bytes` (4096 by default, a broker setting): a commit with longer
+# metadata fails with OffsetMetadataTooLargeError.
+OFFSET_METADATA_MAX = 4096
+_MAX_OFFSET = 2**63 - 1
+
+
+def _b36(value: int) -> str:
+    if value < 0:
+        raise ValueError(f"negative offset distance {value}")
+    digits = ""
+    while True:
+        value, rest = divmod(value, 36)
+        digits = _DIGITS[rest] + digits
+        if not value:
+            return digits
+
+
+def metadata_bound(open_keys: int) -> int:
+    """The longest metadata `Checkpoint.metadata` can write with `open_keys` open stream keys,
+    whatever the offsets (any int64): "2:" + n + ":" + one base-36 distance per key.
+
+    The distances between sorted opening offsets add up to less than 2**63, and a base-36 number
+    d has at most log36(d) + 1 digits, so by the concavity of log the digits of k distances are
+    at most k * (log36(2**63 / k) + 1).
+    """
+    head = 2 + len(_b36(_MAX_OFFSET)) + 1  # "2:" n ":"
+    if open_keys <= 0:
+        return head
+    rest = open_keys - 1  # the first opening offset is the checkpoint's own: distance "0"
+    digits = 1
+    if rest:
+        digits += math.floor(rest * (math.log(_MAX_OFFSET / rest, 36) + 1))
+    return head + digits + rest  # commas
+
+
+def max_open_keys_for(metadata_max: int = OFFSET_METADATA_MAX) -> int:
+    """The largest `max_open_keys` whose checkpoint metadata always fits in `metadata_max`."""
+    keys = 0
+    while metadata_bound(keys + 1) <= metadata_max:
+        keys += 1
+    return keys
 
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """What is committed for a partition: the offset to resume from and the replay metadata."""
+    """What is committed for a partition: the offset to resume from and the replay metadata.
+
+    Metadata (version 2): `2:<n - offset>:<d1>,<d2>,...`, base-36 numbers; the opening offsets
+    are `offset + d1`, then each the previous plus the next distance. 300 open keys fit in
+    Kafka's 4096 bytes whatever the offsets (`metadata_bound`)."""
 
     offset: int
     emitted_through: int
-    open_keys: dict[str, int] = field(default_factory=dict)
+    opened_at: tuple[int, ...] = ()  # opening offsets of the open stream keys, ascending
 
     def metadata(self) -> str:
-        return _META_ENCODER.encode(
-            _Metadata(1, self.emitted_through, dict(sorted(self.open_keys.items())))
-        ).decode()
+        distances: list[str] = []
+        previous = self.offset
+        for opened in sorted(self.opened_at):
+            distances.append(_b36(opened - previous))
+            previous = opened
+        return f"2:{_b36(self.emitted_through - self.offset)}:{','.join(distances)}"
 
     @classmethod
     def from_committed(cls, offset: int, metadata: str) -> Checkpoint:
         """The checkpoint of a committed offset; plain offsets (no metadata) resume as such."""
+        if metadata.startswith("2:"):
+            try:
+                _, n, rest = metadata.split(":", 2)
+                opened: list[int] = []
+                previous = offset
+                for distance in rest.split(",") if rest else []:
+                    previous += int(distance, 36)
+                    opened.append(previous)
+                return cls(offset, offset + int(n, 36), tuple(opened))
+            except ValueError:
+                return cls(offset, offset)
         if not metadata:
             return cls(offset, offset)
         try:
-            meta = _META_DECODER.decode(metadata)
+            meta = _META_V1_DECODER.decode(metadata)
         except msgspec.DecodeError:
             return cls(offset, offset)
-        return cls(offset, max(meta.n, offset), dict(meta.k))
+        return cls(offset, max(meta.n, offset), tuple(sorted(set(meta.k.values()))))
 
 
 def key_hash(key: bytes | None) -> str:
@@ -125,8 +199,10 @@ class PartitionTask:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         requests: RequestHandler | None = None,
+        key_secret: bytes | None = None,
     ) -> None:
         self.topic = topic
+        self._key_secret = key_secret  # outputs.statement_key: SSN-shaped importers keyed by HMAC
         self._requests = requests
         self.partition = partition
         self.limits = limits or Limits()
@@ -137,6 +213,9 @@ class PartitionTask:
             checkpoint if checkpoint and checkpoint.emitted_through > checkpoint.offset else None
         )
         self._next = checkpoint.offset if checkpoint else None
+        # while replaying: the opening offsets not met yet, and the keys met at one of them
+        self._replay_opens = set(self._replay.opened_at) if self._replay else set()
+        self._replay_starts: dict[str, int] = {}
         self.record_stats: dict[tuple[str, str], int] = {}
 
     # ---- state ------------------------------------------------------------------------------
@@ -163,9 +242,9 @@ class PartitionTask:
         """The checkpoint to commit now, or None while replaying (the old one still holds)."""
         if self._replay is not None or self._next is None:
             return None
-        opens = {h: s.open_since for h, s in self._streams.items() if s.open_since is not None}
-        offset = min([self._next, *opens.values()])
-        return Checkpoint(offset, self._next, opens)
+        opens = sorted(s.open_since for s in self._streams.values() if s.open_since is not None)
+        offset = min([self._next, *opens])
+        return Checkpoint(offset, self._next, tuple(opens))
 
     # ---- input ------------------------------------------------------------------------------
 
@@ -177,7 +256,9 @@ class PartitionTask:
         h = key_hash(msg.key)
         suppress = False
         if replay is not None and msg.offset < replay.emitted_through:
-            start = replay.open_keys.get(h)
+            if msg.offset in self._replay_opens:  # this key was open, since this message
+                self._replay_starts[h] = msg.offset
+            start = self._replay_starts.get(h)
             if start is None or msg.offset < start:
                 self._advance(msg.offset)
                 return []
@@ -237,12 +318,35 @@ class PartitionTask:
                 events += stream.assembler.feed_fragment(piece.raw, origin, piece.problem)
         return events
 
+    def skip(self, first: int, last: int, reason: str, raw: bytes) -> list[Output]:
+        """Messages `first`..`last` cannot be read (an undecodable record batch): one dead letter
+        with their coordinates, reason and raw bytes, and the partition moves past them. While
+        replaying a batch skipped before the checkpoint, nothing is output (it was published)."""
+        replayed = self._replay is not None and last < self._replay.emitted_through
+        if self._next is not None and last < self._next:
+            return []  # already skipped
+        self._advance(last)
+        if replayed:
+            return []
+        event = RejectedEvent(
+            kind="message",
+            reason=f"record batch at offsets {first}-{last} could not be decoded ({reason}); "
+            "raw holds the batch as stored by Kafka",
+            raw=raw.decode("latin-1"),
+            record_count=0,
+            source=Source(
+                topic=self.topic, partition=self.partition, first_offset=first, last_offset=last
+            ),
+            time=self._wall_clock(),
+        )
+        return to_outputs(event, None, f"{self.topic}:{self.partition}:{first}")
+
     def _message_reject(self, msg: InputMessage, reason: str) -> RejectedEvent:
         value = msg.value or b""
         return RejectedEvent(
             kind="message",
             reason=reason,
-            raw=value[:4096].decode("latin-1"),
+            raw=value.decode("latin-1"),  # whole: `outputs.fit` splits it if too large
             record_count=0,
             source=Source(
                 topic=self.topic,
@@ -308,5 +412,5 @@ class PartitionTask:
                 if why:
                     reason = f"{reason} ({why})"
                 out = msgspec.structs.replace(event, time=self._wall_clock(), reason=reason)
-            outputs += to_outputs(out, key, source)
+            outputs += to_outputs(out, key, source, self._key_secret)
         return outputs

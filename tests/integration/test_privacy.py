@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 
 SSN = "123-45-6789"
 BARE_SSN = "987654321"
+KEY_SECRET = "statement-key-s3cret"
 SSN_SHAPE = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
 
 
@@ -75,6 +76,7 @@ async def test_no_ssn_or_secret_in_logs_labels_or_summaries(
         "a",
         PMS_LOG_LEVEL="DEBUG",
         PMS_REROUTE_TODAY="2026-11-20",
+        PMS_STATEMENT_KEY_SECRET=KEY_SECRET,
     )
     await service.start()
     await service.wait_ready()
@@ -108,6 +110,12 @@ async def test_no_ssn_or_secret_in_logs_labels_or_summaries(
             SSN,
             BARE_SSN,
         }  # the data itself is kept: it is the statement
+        # the keys, with PMS_STATEMENT_KEY_SECRET set, hold an HMAC instead of the number
+        keys = {(r.key or b"").decode() for r in statements}
+        assert all(
+            re.fullmatch(r"B76\|hmac:[0-9a-f]{32}\|2726P10001\|preliminary", k) for k in keys
+        )
+        assert len(keys) == 2
         rejects = await consume(kafka_bootstrap, topics.rejects, count=2, timeout=30)
         values = [json.loads(r.value or b"").get("value") for r in rejects]
         assert not any(v and (SSN in v or BARE_SSN in v) for v in values), values
@@ -126,6 +134,7 @@ async def test_no_ssn_or_secret_in_logs_labels_or_summaries(
     assert "DEBUG" in log.upper()  # the run really logged at DEBUG
     assert SSN not in log
     assert BARE_SSN not in log
+    assert KEY_SECRET not in log
     assert not SSN_SHAPE.search(log), SSN_SHAPE.search(log)
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:

@@ -92,6 +92,7 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_SESSION_TIMEOUT_MS": "6000",
         "PMS_GROUP_INSTANCE_ID": "pms-stream-0",
         "PMS_REROUTE_TODAY": "2026-11-20",
+        "PMS_STATEMENT_KEY_SECRET": "k3y",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -131,7 +132,9 @@ def test_every_field_has_an_environment_variable() -> None:
         session_timeout_ms=6000,
         group_instance_id="pms-stream-0",
         reroute_today="2026-11-20",
+        statement_key_secret=Password("k3y"),
     )
+    assert "k3y" not in repr(s.redacted())
     untested = {f for f in FIELDS if f not in {"ssl_cafile", "ssl_certfile", "ssl_keyfile"}}
     assert {n.removeprefix("PMS_").lower() for n in env} == untested
 
@@ -476,3 +479,12 @@ def test_client_options_sasl_ssl_reveal_the_password_only_here() -> None:
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
     assert options["sasl_plain_username"] == "pms"
     assert isinstance(options["ssl_context"], ssl.SSLContext)
+
+
+def test_max_open_keys_is_bounded_by_kafkas_offset_metadata_limit() -> None:
+    """Issue 12, finding 4: more open keys than the offset metadata can carry is refused at start,
+    naming the limit; up to it every value is accepted (300 included)."""
+    assert load_settings(env={"PMS_MAX_OPEN_KEYS": "325"}).max_open_keys == 325
+    text = error_of(env={"PMS_MAX_OPEN_KEYS": "326"})
+    assert "max_open_keys (environment variable PMS_MAX_OPEN_KEYS): 326; at most 325" in text
+    assert "4096 bytes (offset.metadata.max.bytes)" in text

@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pms_stream.stream.outputs import Output, Sink
-from pms_stream.stream.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
+from pms_stream.stream.partition_task import (
+    OFFSET_METADATA_MAX,
+    Checkpoint,
+    InputMessage,
+    Limits,
+    PartitionTask,
+    max_open_keys_for,
+    metadata_bound,
+)
 from tests.core import statements_by_hand as sh
 
 FIXED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -72,12 +80,49 @@ def test_checkpoint_is_the_low_water_mark_and_metadata_round_trips() -> None:
     assert cp is not None
     assert cp.emitted_through == 5
     assert cp.offset == 0  # key a opened at 0 with its A record
-    assert set(cp.open_keys.values()) == {0, 1}
+    assert cp.opened_at == (0, 1)
+    assert cp.metadata() == "2:5:0,1"
     again = Checkpoint.from_committed(cp.offset, cp.metadata())
     assert again == cp
     assert b"a" not in cp.metadata().encode()
     assert Checkpoint.from_committed(7, "") == Checkpoint(7, 7)
     assert Checkpoint.from_committed(7, "not json") == Checkpoint(7, 7)
+    assert Checkpoint.from_committed(7, "2:x!:") == Checkpoint(7, 7)
+
+
+def test_version_1_metadata_still_restores() -> None:
+    """A checkpoint committed before the compact encoding (JSON with key hashes) restores."""
+    old = '{"v":1,"n":12,"k":{"00112233aabbccdd":9,"ffeeddccbbaa9988":4}}'
+    assert Checkpoint.from_committed(4, old) == Checkpoint(4, 12, (4, 9))
+
+
+@given(
+    st.lists(st.integers(0, 2**63 - 2), min_size=1, max_size=50, unique=True),
+    st.integers(0, 2**20),
+)
+def test_metadata_round_trips_for_any_offsets(opened: list[int], ahead: int) -> None:
+    opened.sort()
+    through = min(opened[-1] + 1 + ahead, 2**63 - 1)
+    cp = Checkpoint(opened[0], through, tuple(opened))
+    assert Checkpoint.from_committed(cp.offset, cp.metadata()) == cp
+    assert len(cp.metadata()) <= metadata_bound(len(opened))
+
+
+def test_metadata_fits_kafkas_limit_for_every_accepted_max_open_keys() -> None:
+    """Finding 4 of issue 12: 200 open keys made 6 KB of metadata (OffsetMetadataTooLarge)."""
+    limit = max_open_keys_for()
+    assert limit >= 300
+    assert metadata_bound(limit) <= OFFSET_METADATA_MAX < metadata_bound(limit + 1)
+    spread = (2**63 - 1) // limit  # the widest spread of opening offsets
+    worst = Checkpoint(0, 2**63 - 1, tuple(i * spread for i in range(limit)))
+    assert len(worst.metadata()) <= OFFSET_METADATA_MAX
+    t = task(max_open_keys=300)
+    for i in range(300):
+        t.process(InputMessage(1_000_000_000 + i * 7919, f"key-{i}".encode(), b"A" * 80))
+    cp = t.checkpoint()
+    assert cp is not None
+    assert len(cp.opened_at) <= 300
+    assert len(cp.metadata()) <= OFFSET_METADATA_MAX
 
 
 def test_oversized_and_empty_messages_are_rejects() -> None:
@@ -86,7 +131,7 @@ def test_oversized_and_empty_messages_are_rejects() -> None:
     reasons = [msgspec.json.decode(o.value)["reason"] for o in out]
     assert "200 bytes is over the limit of 100" in reasons[0]
     assert "tombstone" in reasons[1]
-    assert t.checkpoint() == Checkpoint(2, 2, {})
+    assert t.checkpoint() == Checkpoint(2, 2)
 
 
 def test_idle_timeout_flushes_with_the_reason() -> None:
@@ -104,7 +149,7 @@ def test_idle_timeout_flushes_with_the_reason() -> None:
     assert doc["reason"].endswith("(idle timeout)")
     assert doc["time"] == "2026-11-20T12:00:00Z"
     assert doc["raw"].split("\n") == sh.TRANSMISSION[1:4]
-    assert t.checkpoint() == Checkpoint(1, 1, {})
+    assert t.checkpoint() == Checkpoint(1, 1)
 
 
 def test_bare_statement_completes_at_idle_timeout() -> None:
@@ -182,3 +227,23 @@ def test_crash_anywhere_restores_exactly_once(
             break
     committed += t.flush_all()
     assert values(committed) == values(expected)
+
+
+def test_an_undecodable_batch_is_skipped_with_one_dead_letter_and_not_again_on_replay() -> None:
+    t = task()
+    t.process(InputMessage(0, b"a", sh.TRANSMISSION[0].encode()))  # an open transmission
+    (out,) = t.skip(1, 4, "zstd: DecompressionError('bad')", b"\x00batch")
+    doc = msgspec.json.decode(out.value)
+    assert out.sink is Sink.REJECTS
+    assert doc["kind"] == "message"
+    assert doc["source"] == {"topic": "in", "partition": 0, "first_offset": 1, "last_offset": 4}
+    assert doc["reason"].startswith("record batch at offsets 1-4 could not be decoded (zstd:")
+    assert doc["raw"] == "\x00batch"
+    assert t.next_offset == 5
+    assert t.skip(1, 4, "again", b"") == []  # a re-delivery of the same batch
+    cp = t.checkpoint()
+    assert cp == Checkpoint(0, 5, (0,))
+    again = task(Checkpoint.from_committed(cp.offset, cp.metadata()))
+    assert again.process(InputMessage(0, b"a", sh.TRANSMISSION[0].encode())) == []
+    assert again.skip(1, 4, "zstd", b"") == []  # published before the crash: not twice
+    assert not again.restoring

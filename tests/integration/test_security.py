@@ -162,7 +162,6 @@ async def test_a_wrong_password_ends_the_service_fast_saying_authentication_fail
     assert seconds < FAIL_FAST_S, f"took {seconds:.1f}s:\n{service.tail()}"
     (failed,) = [e for e in service.log_events() if e.get("level") == "critical"]
     assert failed["event"] == "service failed"
-    assert "KafkaAuthenticationError" in failed["error"]
     assert (
         f"authentication failed for user '{sec.username}' (SASL {mechanism} over {protocol}) "
         f"on {sec.bootstrap(protocol)}" in failed["error"]

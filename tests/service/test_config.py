@@ -92,6 +92,7 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_SESSION_TIMEOUT_MS": "6000",
         "PMS_GROUP_INSTANCE_ID": "pms-stream-0",
         "PMS_REROUTE_TODAY": "2026-11-20",
+        "PMS_CONNECT_TIMEOUT_S": "4",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -131,6 +132,7 @@ def test_every_field_has_an_environment_variable() -> None:
         session_timeout_ms=6000,
         group_instance_id="pms-stream-0",
         reroute_today="2026-11-20",
+        connect_timeout_s=4.0,
     )
     untested = {f for f in FIELDS if f not in {"ssl_cafile", "ssl_certfile", "ssl_keyfile"}}
     assert {n.removeprefix("PMS_").lower() for n in env} == untested
@@ -476,3 +478,14 @@ def test_client_options_sasl_ssl_reveal_the_password_only_here() -> None:
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
     assert options["sasl_plain_username"] == "pms"
     assert isinstance(options["ssl_context"], ssl.SSLContext)
+
+
+def test_a_batch_timeout_not_under_half_the_stall_timeout_is_refused_naming_both() -> None:
+    env = {"PMS_BATCH_TIMEOUT_MS": "40000", "PMS_STALL_TIMEOUT_S": "60"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env=env)
+    message = str(caught.value)
+    assert "batch_timeout_ms (environment variable PMS_BATCH_TIMEOUT_MS): 40000 ms" in message
+    assert "stall_timeout_s (environment variable PMS_STALL_TIMEOUT_S: 60 s)" in message
+    assert "lower it below 30000" in message
+    load_settings(env={"PMS_BATCH_TIMEOUT_MS": "29999", "PMS_STALL_TIMEOUT_S": "60"})

@@ -68,7 +68,7 @@ _SEND_TIMEOUT_S = 10.0
 _SETUP_CONCURRENCY = 8  # partition set-ups at once (each starts a transactional producer)
 _SETUP_ATTEMPTS = 5  # tries of one partition's set-up before the service gives up
 _SETUP_ATTEMPT_TIMEOUT_S = 30.0
-_TWIN_CHANGES = 2  # membership lost this often within _twin_window_s: a twin holds our id
+_TWIN_CHECK_S = 5.0  # bound of the group description asked when static membership is lost
 log = get_logger("pms_stream.service")
 
 
@@ -141,9 +141,7 @@ class Service:
         self._setting_up: dict[Any, asyncio.Task[None]] = {}  # assigned, paused, being set up
         self._setup_slots = asyncio.Semaphore(_SETUP_CONCURRENCY)
         self._chores: set[asyncio.Task[Any]] = set()  # producers of moved partitions stopping
-        self._member_id: str | None = None
-        self._member_changes: list[float] = []
-        self._twin_window_s = max(60.0, 3 * settings.session_timeout_ms / 1000)
+        self._member_id: str | None = None  # the last one the group gave this instance
         self._failed = False
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
@@ -571,6 +569,7 @@ class Service:
 
     async def revoke(self, revoked: list[Any]) -> None:
         async with self._lock:  # the batch in flight is published and committed first
+            await self._end_if_twin()
             for tp in revoked:
                 setting_up = self._setting_up.pop(tp, None)
                 if setting_up is not None:
@@ -601,7 +600,7 @@ class Service:
                 for tp in fresh:
                     self._setting_up[tp] = asyncio.create_task(self._set_up(tp))
             self.metrics.partitions_setting_up.set(len(self._setting_up))
-            self._check_membership()
+            self._note_member_id()
             log.info(
                 "partitions assigned",
                 partitions=sorted(tp.partition for tp in assigned),
@@ -627,7 +626,7 @@ class Service:
                             producer = await asyncio.wait_for(
                                 self._transactional_producer(tp), _SETUP_ATTEMPT_TIMEOUT_S
                             )
-                        checkpoint = await asyncio.wait_for(
+                        checkpoint, offset = await asyncio.wait_for(
                             self._committed(tp), _SETUP_ATTEMPT_TIMEOUT_S
                         )
                     break
@@ -650,7 +649,7 @@ class Service:
                     return  # revoked meanwhile (the finally stops the producer)
                 del self._setting_up[tp]
                 self.metrics.partitions_setting_up.set(len(self._setting_up))
-                await self._start_partition(tp, producer, checkpoint, started)
+                self._start_partition(tp, producer, checkpoint, offset, started)
                 producer = None  # the partition owns it now
             log.debug(
                 "partition set up", partition=tp.partition, seconds=time.monotonic() - started
@@ -689,23 +688,26 @@ class Service:
             raise
         return producer
 
-    async def _committed(self, tp: Any) -> Checkpoint | None:
-        """The partition's committed checkpoint, or None when the group never committed one."""
+    async def _committed(self, tp: Any) -> tuple[Checkpoint | None, int]:
+        """The partition's committed checkpoint (None when the group never committed one) and
+        the offset to start reading at: the checkpoint's, else the partition's first. (Asked
+        here rather than with `seek_to_beginning`, which waits for the consumer's next fetch
+        round, about half a second, per partition: the 160-partition stall of issue 12.)"""
         committed: dict[Any, Any] = await self._admin.list_consumer_group_offsets(
             self.settings.group_id, partitions=[tp]
         )
         entry = committed.get(tp)
         if entry is not None and entry.offset >= 0:
-            return Checkpoint.from_committed(entry.offset, entry.metadata or "")
-        return None
+            checkpoint = Checkpoint.from_committed(entry.offset, entry.metadata or "")
+            return checkpoint, checkpoint.offset
+        first: dict[Any, int] = await self._consumer.beginning_offsets([tp])
+        return None, first[tp]
 
-    async def _start_partition(
-        self, tp: Any, producer: Any, checkpoint: Checkpoint | None, started: float
+    def _start_partition(
+        self, tp: Any, producer: Any, checkpoint: Checkpoint | None, offset: int, started: float
     ) -> None:
-        if checkpoint is not None:
-            self._consumer.seek(tp, checkpoint.offset)
-        else:
-            await self._consumer.seek_to_beginning(tp)
+        """Seek, make the partition's task and resume it; nothing here waits (the loop's lock)."""
+        self._consumer.seek(tp, offset)
         task = PartitionTask(
             tp.topic,
             tp.partition,
@@ -720,37 +722,51 @@ class Service:
         self._partitions[tp] = part
         self._consumer.resume(tp)
 
-    def _check_membership(self) -> None:
-        """A static member whose membership keeps being taken over shares its
-        `group_instance_id` with another live instance: end this one (exit 4) instead of
-        flapping. (The broker answers the replaced member UNKNOWN_MEMBER_ID; it then rejoins
-        under a new member id and replaces the other, every heartbeat.)"""
-        instance = self.settings.group_instance_id
+    def _note_member_id(self) -> None:
         coordinator = getattr(self._consumer, "_coordinator", None)  # aiokafka has no public id
         member = getattr(coordinator, "member_id", None)
-        if instance is None or not isinstance(member, str):
-            return
-        now = time.monotonic()
-        if self._member_id is not None and member != self._member_id:
-            self._member_changes = [
-                t for t in self._member_changes if now - t < self._twin_window_s
-            ] + [now]
-            log.warning(
-                "static membership taken over; rejoined under a new member id",
-                group_instance_id=instance,
-                times=len(self._member_changes),
+        if isinstance(member, str) and member:
+            self._member_id = member
+
+    async def _end_if_twin(self) -> None:
+        """A static member that lost its membership while another live member holds its
+        `group_instance_id` (the broker hands the id to the newest joiner and answers the old
+        one UNKNOWN_MEMBER_ID) ends here with exit 4, before it rejoins and takes the id back:
+        otherwise the two would replace each other at every heartbeat. A membership lost to a
+        session timeout (no other member holds the id) rejoins as before."""
+        instance = self.settings.group_instance_id
+        coordinator: Any = getattr(self._consumer, "_coordinator", None)
+        lost = coordinator is not None and coordinator.member_id == ""  # UNKNOWN_MEMBER_ID
+        if instance is None or self._member_id is None or not lost:
+            return  # not static, never joined, or still a member (an ordinary rebalance)
+        try:
+            described = await asyncio.wait_for(
+                self._admin.describe_consumer_groups([self.settings.group_id]), _TWIN_CHECK_S
             )
-            if len(self._member_changes) >= _TWIN_CHANGES:
-                self._fail(
-                    StartupError(
-                        f"another live instance uses group_instance_id {instance!r} "
-                        f"({env_name('group_instance_id')}): the group gave this instance's "
-                        f"membership to it {len(self._member_changes)} times within "
-                        f"{self._twin_window_s:g} s; give every instance its own id",
-                        EXIT_FENCED,
-                    )
-                )
-        self._member_id = member
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("static membership lost; group not described", error=repr(exc))
+            return
+        members = [
+            m["member_id"]
+            for response in described
+            for group in response.to_object()["groups"]
+            for m in group["members"]
+        ]
+        # The broker names a static member "<group_instance_id>-<uuid>".
+        twins = [m for m in members if m.startswith(instance + "-") and m != self._member_id]
+        if not twins:
+            return
+        self._fail(
+            StartupError(
+                f"another live instance uses group_instance_id {instance!r} "
+                f"({env_name('group_instance_id')}) and took this instance's place in group "
+                f"{self.settings.group_id!r}; give every instance its own id",
+                EXIT_FENCED,
+            )
+        )
+        # The listener runs inside aiokafka's coordination task: ending that task here is the
+        # only way to keep it from rejoining (and fencing the other instance) before the stop.
+        raise asyncio.CancelledError
 
     def listener_failed(self, event: str, exc: Exception) -> None:
         """An exception in the rebalance listener: counted, then the service ends with it."""

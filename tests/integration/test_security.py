@@ -6,7 +6,6 @@ says so; and no log line ever holds the password, the right one or the wrong one
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections import Counter
@@ -29,6 +28,9 @@ from tests.integration.service_harness import (
     offline,
     pairs,
     without_source,
+)
+from tests.integration.service_harness import (
+    run_until_exit as harness_run_until_exit,
 )
 from tests.kafka_helpers import Received, delete_topics, produce
 
@@ -81,18 +83,7 @@ def wrong_password(right: str) -> str:
 
 
 async def run_until_exit(service: ServiceProcess) -> tuple[int, float]:
-    """Start the service and wait for it to end by itself: (exit code, seconds taken)."""
-    started = time.monotonic()
-    await service.start()
-    assert service.process is not None
-    try:
-        code = await asyncio.wait_for(service.process.wait(), FAIL_FAST_S * 2)
-    except TimeoutError:
-        await service.kill()
-        raise AssertionError(
-            f"{service.name} still running after {FAIL_FAST_S * 2:g}s:\n{service.tail()}"
-        ) from None
-    return code, time.monotonic() - started
+    return await harness_run_until_exit(service, FAIL_FAST_S * 2)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ and 5, deliver 2).
   service with the reason (exit 1) instead of leaving it healthy and idle.
 - An exception in the rebalance listener (which aiokafka logs and drops) ends the service with
   the reason.
+- SIGTERM while partitions are being set up, or while the statement store loads, ends `run`
+  within 2 s (issue 16, item 2).
 
 The failures are injected in-process into one step of a real service (the committed-offset
 fetch, the listener's handler); everything else talks to the real broker.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 from collections import Counter
@@ -34,6 +37,7 @@ from aiokafka.errors import KafkaConnectionError
 from pms_stream.generator import GenerateOptions, generate
 from pms_stream.service.config import Settings
 from pms_stream.service.runner import Service
+from pms_stream.service.store_feed import StoreFeed
 from tests.integration.service_harness import (
     ServiceProcess,
     Topics,
@@ -179,3 +183,48 @@ async def test_an_exception_in_the_rebalance_listener_ends_the_service_with_it(
     assert "handling partitions assigned failed: RuntimeError('injected listener failure')" in (
         out.out + out.err
     )
+
+
+async def stop_with_sigterm_when(service: Service, reason: str) -> tuple[int, float]:
+    """Run the service in this process, send this process SIGTERM once `/readyz` answers
+    `reason`, and return (exit status, seconds from the signal to the end of `run`)."""
+    runner = asyncio.create_task(run_in_process(service, 120))
+    for _ in range(600):
+        port = service.http_port
+        if port and (await asyncio.to_thread(http_get, port, "/readyz"))[1].startswith(reason):
+            break
+        assert not runner.done(), "the service ended before the stage"
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"/readyz never said {reason!r}")
+    signalled = time.monotonic()
+    os.kill(os.getpid(), signal.SIGTERM)  # the service's own handler on this loop takes it
+    code = await asyncio.wait_for(runner, 30)
+    return code, time.monotonic() - signalled
+
+
+async def test_sigterm_while_partitions_are_being_set_up_ends_run_within_2_s(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    service = in_process(kafka_bootstrap, topics)
+
+    async def hanging(tp: Any) -> Any:
+        await asyncio.Event().wait()  # a committed-offset fetch that never answers
+
+    service._committed = hanging  # type: ignore[method-assign]
+    code, seconds = await stop_with_sigterm_when(service, "setting up 2 of 2")
+    assert code == 0
+    assert seconds <= 2.0, f"{seconds:.1f} s"
+
+
+async def test_sigterm_while_loading_the_statement_store_ends_run_within_2_s(
+    kafka_bootstrap: str, topics: Topics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hanging(self: StoreFeed, end: dict[Any, int]) -> None:
+        await asyncio.Event().wait()  # a statements topic that takes forever to read
+
+    monkeypatch.setattr(StoreFeed, "_catch_up", hanging)
+    service = in_process(kafka_bootstrap, topics)
+    code, seconds = await stop_with_sigterm_when(service, "loading the statement store")
+    assert code == 0
+    assert seconds <= 2.0, f"{seconds:.1f} s"

@@ -55,6 +55,8 @@ __all__ = [
     "create_topics",
     "explain",
     "explain_bootstrap_failure",
+    "http_bind_failure",
+    "unreachable",
 ]
 
 EXIT_INFRA = 1

@@ -692,7 +692,8 @@ class Service:
         """The partition's committed checkpoint (None when the group never committed one) and
         the offset to start reading at: the checkpoint's, else the partition's first. (Asked
         here rather than with `seek_to_beginning`, which waits for the consumer's next fetch
-        round, about half a second, per partition: the 160-partition stall of issue 12.)"""
+        round, up to its fetch_max_wait_ms of 500, per partition: the 160-partition stall of
+        issue 12.)"""
         committed: dict[Any, Any] = await self._admin.list_consumer_group_offsets(
             self.settings.group_id, partitions=[tp]
         )

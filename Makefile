@@ -69,7 +69,7 @@ chaos:
 	@trap '$(BROKER) down' EXIT; $(BROKER) up || exit 1; \
 	$(BIN)/pytest -m chaos -p no:cacheprovider $(PYTEST_ARGS); status=$$?; \
 	$(BIN)/python -c 'import json; r = json.load(open("bench/out/chaos-results.json")); \
-	[print(f"{k:45} lost {v[\"lost\"]} duplicated {v[\"duplicated\"]} rejects wrong {v[\"rejects_wrong\"]} ({v[\"seconds\"]} s)") for k, v in sorted(r.items())]'; \
+	[print(k.ljust(45), "lost", v["lost"], "duplicated", v["duplicated"], "rejects wrong", v["rejects_wrong"], "(%s s)" % v["seconds"]) for k, v in sorted(r.items())]'; \
 	exit $$status
 
 # Fuzzing (fuzz/README.md, docs/reliability.md): 1,000,000 inputs through framing, codec,

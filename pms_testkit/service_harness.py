@@ -160,6 +160,21 @@ class ServiceProcess:
         return events
 
 
+async def run_until_exit(service: ServiceProcess, within: float) -> tuple[int, float]:
+    """Start the service and wait for it to end by itself: (exit code, seconds taken)."""
+    started = time.monotonic()
+    await service.start()
+    assert service.process is not None
+    try:
+        code = await asyncio.wait_for(service.process.wait(), within)
+    except TimeoutError:
+        await service.kill()
+        raise AssertionError(
+            f"{service.name} still running after {within:g}s:\n{service.tail()}"
+        ) from None
+    return code, time.monotonic() - started
+
+
 def as_bytes(generated: Generated) -> bytes:
     """A generated transmission as the bytes of its file."""
     buf = io.BytesIO()

@@ -5,8 +5,12 @@ Configuration: flags > PMS_* environment variables > the TOML file given with --
 defaults for a local broker on 127.0.0.1:9092 (docs/configuration.md lists every setting).
 Stop with SIGTERM or Ctrl-C: the batch in flight is committed and the group left.
 
-exit status: 0 after a clean stop; 1 on an infrastructure error; 2 for bad configuration;
-3 when the processing loop stalled.
+exit status: 0 after a clean stop (SIGTERM/SIGINT at any stage); 1 on an infrastructure error
+(brokers unreachable or silent for PMS_CONNECT_TIMEOUT_S, authentication, authorization);
+2 for bad configuration, including what the broker refuses (transaction and session timeouts,
+replication factor, missing topics with PMS_CREATE_TOPICS=false, HTTP host or port); 3 when the
+processing loop stalled; 4 when another instance fenced this one (a shared group_instance_id).
+Each failure ends with one log line saying what, where and what to check.
 
 examples:
   pms-stream run

@@ -23,7 +23,9 @@ Checks: choices as listed; booleans true/false, 1/0, yes/no, on/off (any case); 
 positive and finite (http_port 0-65535, 0 meaning any free port); broker lists host[:port],...;
 topic names as Kafka allows them; no output topic equal to a consumed one (input, requests);
 SASL protocols need mechanism, user name and password, and SASL settings need a SASL protocol;
-SSL files must exist and need an SSL protocol; a key file needs a certificate file.
+SSL files must exist and need an SSL protocol; a key file needs a certificate file; the batch
+timeout under half the stall timeout. What only the broker knows (its transaction and session
+limits, its broker count, which topics exist) is checked at start by `service.admin`.
 
 Flow: **config** -> runner (consumer, producers, admin), http, logs, metrics.
 """
@@ -134,6 +136,9 @@ class Settings:
     reroute_today: str | None = None  # YYYY-MM-DD the reroute rules take as today (tests, replays)
     # when set, SSN-shaped importer numbers in statement keys are an HMAC under it (outputs.py)
     statement_key_secret: Password | None = None
+    # Longest wait for the brokers at start (bootstrap, the checks against the broker, topic
+    # creation, joining): past it `run` exits 1 naming the servers, instead of hanging.
+    connect_timeout_s: float = 10.0
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""
@@ -441,6 +446,13 @@ def _check(settings: Settings, origin: Mapping[str, str], problems: _Problems) -
             f"{keys_limit}: the offsets where open stream keys began are committed as offset "
             f"metadata, which Kafka limits to {OFFSET_METADATA_MAX} bytes "
             "(offset.metadata.max.bytes)"
+        )
+    if settings.batch_timeout_ms / 1000 >= settings.stall_timeout_s / 2:
+        problems.add(
+            f"batch_timeout_ms ({where('batch_timeout_ms')}): {settings.batch_timeout_ms} ms is "
+            f"not under half of stall_timeout_s ({where('stall_timeout_s')}: "
+            f"{settings.stall_timeout_s:g} s); an idle loop would look stalled: lower it below "
+            f"{int(settings.stall_timeout_s * 500)}"
         )
     if settings.ssl_keyfile is not None and settings.ssl_certfile is None:
         problems.add(

@@ -9,7 +9,11 @@ No framework: `asyncio.start_server` and HTTP/1.0-1.1 requests read up to their 
 Any other path is 404, another method on these paths 405, a malformed request 400. Every
 response closes its connection. A request's headers are limited (8 KiB: 431 beyond), a client
 has a few seconds to send them (408 after) and to take the response, and at most
-`max_connections` are served at once (503 beyond), so no client can hang or swamp the service.
+`max_connections` are served at once. When all are taken, a new connection closes the one that
+has been sending its request the longest (a slow or idle client; a probe sends its request at
+once), and only when every connection is past its request does it get 503: slow clients can
+neither hang the service nor starve `/healthz` and `/readyz` (a liveness probe must not restart a
+healthy service because of them).
 The server binds only to the configured host (127.0.0.1 by default).
 
 Flow: runner (health, readiness) and metrics -> **http** -> Prometheus, Kubernetes probes.
@@ -105,6 +109,8 @@ class HttpServer:
         self._max_connections = max_connections
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self._reading: dict[asyncio.StreamWriter, None] = {}  # still sending a request; oldest 1st
+        self.evicted = 0  # connections closed to make room for newer ones
 
     @property
     def port(self) -> int:
@@ -146,7 +152,7 @@ class HttpServer:
         assert task is not None
         self._handlers.add(task)
         try:
-            if len(self._handlers) > self._max_connections:
+            if len(self._handlers) > self._max_connections and not self._evict_slowest():
                 await self._send(writer, _text(503, "too many connections"))
             else:
                 await self._serve(reader, writer)
@@ -158,7 +164,17 @@ class HttpServer:
             with contextlib.suppress(ConnectionError, TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(writer.wait_closed(), self._read_timeout_s)
 
+    def _evict_slowest(self) -> bool:
+        """Close the connection that has been sending its request the longest; False if none."""
+        for writer in self._reading:
+            del self._reading[writer]
+            writer.transport.abort()  # its handler sees the connection reset and ends
+            self.evicted += 1
+            return True
+        return False
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reading[writer] = None
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self._read_timeout_s)
         except TimeoutError:
@@ -172,6 +188,8 @@ class HttpServer:
             return
         except asyncio.IncompleteReadError:
             return  # closed before a whole request: no one to answer
+        finally:
+            self._reading.pop(writer, None)
         method, path = _request_line(head)
         if method is None or path is None:
             await self._send(writer, _text(400, "malformed request"))

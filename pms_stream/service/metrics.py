@@ -185,6 +185,17 @@ class Metrics:
         self.rebalances_total = Counter(
             "pms_rebalances_total", "Consumer group rebalances (revocations).", registry=r
         )
+        self.partition_setup_failures_total = Counter(
+            "pms_partition_setup_failures_total",
+            "Failed attempts to set up an assigned partition (producer, committed offset) or "
+            "to handle a rebalance; past the retries the service exits.",
+            registry=r,
+        )
+        self.partitions_setting_up = Gauge(
+            "pms_partitions_setting_up",
+            "Assigned partitions whose set-up (producer, committed offset) is not done yet.",
+            registry=r,
+        )
         self.loop_iterations_total = Counter(
             "pms_loop_iterations_total", "Iterations of the processing loop.", registry=r
         )

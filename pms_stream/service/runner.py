@@ -10,9 +10,19 @@ one transaction, so a read_committed consumer sees every statement exactly once 
 killed when. Under `at_least_once` one idempotent producer publishes and the consumer commits
 the same checkpoint after delivery: a crash may repeat outputs, never lose them.
 
+Start-up (`service.admin`): the brokers must answer within `connect_timeout_s`, the settings
+are checked against what the broker allows (exit 2), missing topics are created (or reported as
+the broker refused them); SIGTERM/SIGINT end every stage of it at once.
+
 Rebalances: `on_partitions_revoked` waits for the batch in flight (the processing lock) and parks
 the tasks; `on_partitions_assigned` keeps the parked tasks of partitions that came back in the
-same rebalance and restores the others from their committed checkpoint (seek, then replay).
+same rebalance, pauses the others and starts their set-up beside the loop (`_set_up`: the
+transactional producer, whose InitProducerId fences the previous owner, then the committed
+checkpoint), a few at a time and retried with backoff; a set-up done seeks and resumes its
+partition, which then replays. The loop never waits for a set-up, so the watchdog never sees one;
+`/readyz` is 503 until every assigned partition is set up and restored. An exception in a set-up
+(past its retries) or in the rebalance listener (which aiokafka would swallow) ends the service
+with the reason; so does a static member whose `group_instance_id` another live instance uses.
 A watchdog ends the process when the loop stalls; SIGTERM/SIGINT finish the batch in flight,
 commit it, and leave the group within `shutdown_timeout_s`.
 
@@ -24,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,26 +43,23 @@ from typing import Any
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.conn import collect_hosts, create_conn
 from aiokafka.errors import (
     CorruptRecordException,
-    IllegalSaslStateError,
     KafkaConnectionError,
     KafkaError,
     MessageSizeTooLargeError,
     ProducerFenced,
     RecordTooLargeError,
-    SaslAuthenticationFailed,
-    TopicAlreadyExistsError,
     UnsupportedCodecError,
-    UnsupportedSaslMechanismError,
 )
 from aiokafka.structs import OffsetAndMetadata
 
 from pms_stream.reroute.store import StatementStore
-from pms_stream.service.config import Settings, kafka_client_options
+from pms_stream.service import admin
+from pms_stream.service.admin import EXIT_CONFIG, EXIT_FENCED, StartupError, TopicSpec
+from pms_stream.service.config import Settings, env_name, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
@@ -75,8 +81,10 @@ __all__ = ["Service"]
 
 _PUBLISH_RETRIES = 10  # about 30 s of backoff in all before the service gives up
 _SEND_TIMEOUT_S = 10.0
-_AUTH_PROBE_TIMEOUT_MS = 10_000
-_SASL_ERRORS = (SaslAuthenticationFailed, UnsupportedSaslMechanismError, IllegalSaslStateError)
+_SETUP_CONCURRENCY = 8  # partition set-ups at once (each starts a transactional producer)
+_SETUP_ATTEMPTS = 5  # tries of one partition's set-up before the service gives up
+_SETUP_ATTEMPT_TIMEOUT_S = 30.0
+_TWIN_CHECK_S = 5.0  # bound of the group description asked when static membership is lost
 log = get_logger("pms_stream.service")
 
 
@@ -92,14 +100,6 @@ class OutputTopicMissing(Exception):  # noqa: N818 - named for what the operator
     """An output topic was deleted and the service may not create topics."""
 
 
-class BrokerLimitError(Exception):
-    """A setting the broker's own limits cannot take (exit 2, before anything is consumed)."""
-
-
-class KafkaAuthenticationError(Exception):
-    """The brokers refused the credentials (SASL) or the certificate (TLS): no retry can help."""
-
-
 @dataclass
 class _Partition:
     """An assigned input partition: its task, its producer (exactly once) and what is committed."""
@@ -113,14 +113,23 @@ class _Partition:
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands rebalances to the service; aiokafka logs and drops a listener's exceptions, so
+    they are caught here and end the service with the reason instead."""
+
     def __init__(self, service: Service) -> None:
         self.service = service
 
     async def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
-        await self.service.revoke(list(revoked))
+        try:
+            await self.service.revoke(list(revoked))
+        except Exception as exc:
+            self.service.listener_failed("revoked", exc)
 
     async def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
-        await self.service.assign(list(assigned))
+        try:
+            await self.service.assign(list(assigned))
+        except Exception as exc:
+            self.service.listener_failed("assigned", exc)
 
 
 class Service:
@@ -159,6 +168,11 @@ class Service:
         self._key_secret = secret.reveal().encode() if secret is not None else None
         self._partitions: dict[Any, _Partition] = {}
         self._parked: dict[Any, _Partition] = {}
+        self._setting_up: dict[Any, asyncio.Task[None]] = {}  # assigned, paused, being set up
+        self._setup_slots = asyncio.Semaphore(_SETUP_CONCURRENCY)
+        self._chores: set[asyncio.Task[Any]] = set()  # producers of moved partitions stopping
+        self._member_id: str | None = None  # the last one the group gave this instance
+        self._failed = False
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._consumer: Any = None
@@ -190,6 +204,9 @@ class Service:
             return False, "loading the statement store"
         if not self._consuming:
             return False, "not consuming yet"
+        if self._setting_up:
+            total = len(self._setting_up) + len(self._partitions)
+            return False, f"setting up {len(self._setting_up)} of {total} assigned partitions"
         if not self._partitions:
             return False, "no partition assigned"
         restoring = [p.tp.partition for p in self._partitions.values() if not p.restored]
@@ -208,35 +225,96 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
-        self._http = HttpServer(
-            self.settings.http_host, self.settings.http_port, self.metrics, self.healthy, self.ready
-        )
-        await self._http.start()
-        log.info("starting", settings=self.settings.redacted(), http_port=self._http.port)
-        watchdog = asyncio.create_task(self._watchdog.watch())
-        snapshots = asyncio.create_task(self._snapshots())
+        background: list[asyncio.Task[None]] = []
         try:
-            await self._start_kafka()
-            await self._loop()
+            await self._start_http()
+            log.info("starting", settings=self.settings.redacted(), http_port=self.http_port)
+            background.append(asyncio.create_task(self._watchdog.watch()))
+            background.append(asyncio.create_task(self._snapshots()))
+            if await self._unless_stopped(self._start_kafka()):
+                await self._loop()
         except Exception as exc:
-            log.critical("service failed", error=repr(exc))
-            self.exit_code = self.exit_code or 1
+            self._fail(exc)
         finally:
-            watchdog.cancel()
-            snapshots.cancel()
+            for task in background:
+                task.cancel()
             await self._shutdown()
         return self.exit_code
 
+    @property
+    def http_port(self) -> int | None:
+        return self._http.port if self._http is not None else None
+
+    async def _start_http(self) -> None:
+        s = self.settings
+        http = HttpServer(s.http_host, s.http_port, self.metrics, self.healthy, self.ready)
+        try:
+            await http.start()
+        except OSError as exc:
+            raise admin.http_bind_failure(s, exc) from None
+        self._http = http
+
+    async def _unless_stopped(self, work: Awaitable[None]) -> bool:
+        """Run `work` unless SIGTERM/SIGINT comes first: then cancel it and return False."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task.done():
+            task.result()  # raises what the work raised
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        log.info("stopped during start-up")
+        return False
+
+    async def _bounded(self, step: Awaitable[Any], what: str) -> Any:
+        """One start-up step that needs the brokers, within `connect_timeout_s`."""
+        timeout = self.settings.connect_timeout_s
+        try:
+            return await asyncio.wait_for(step, timeout)
+        except TimeoutError:
+            raise StartupError(
+                f"the Kafka brokers at {self.settings.bootstrap_servers} did not answer "
+                f"({what}) within {timeout:g} s ({env_name('connect_timeout_s')}): check the "
+                "address, that the brokers run, and the network between"
+            ) from None
+
+    def _topic_specs(self) -> list[TopicSpec]:
+        """Every topic the service reads or writes, with the configuration it creates them with."""
+        s = self.settings
+        big = (("max.message.bytes", self._topic_max),)
+        specs = [TopicSpec(s.input_topic, "input_topic")]
+        if len(self._inputs) > 1:
+            specs.append(TopicSpec(self._inputs[1], "requests_topic"))
+        specs += [
+            TopicSpec(
+                s.statements_topic, "statements_topic", (("cleanup.policy", "compact"), *big)
+            ),
+            TopicSpec(s.rejects_topic, "rejects_topic", big),
+            TopicSpec(s.reroute_acks_topic, "reroute_acks_topic"),
+            TopicSpec(s.metrics_topic, "metrics_topic"),
+        ]
+        return specs
+
     async def _start_kafka(self) -> None:
+        s = self.settings
         self._admin = AIOKafkaAdminClient(**self._kafka)
         try:
-            await self._admin.start()
+            await self._bounded(self._admin.start(), "bootstrap")
         except KafkaConnectionError:
-            await self._explain_bootstrap_failure()
-            raise
-        if self.settings.create_topics:
-            await self._create_topics()
-        await self._read_limits(at_start=True)
+            await self._bounded(
+                admin.explain_bootstrap_failure(s, self._kafka), "authentication probe"
+            )
+            raise admin.unreachable(s) from None
+        specs = self._topic_specs()
+        await self._bounded(admin.check_against_broker(s, self._admin, specs), "configuration")
+        if s.create_topics:
+            await self._bounded(self._create_topics(), "topic creation")
+        await self._bounded(self._read_limits(at_start=True), "topic limits")
         self._producer = AIOKafkaProducer(
             **self._kafka,
             enable_idempotence=True,
@@ -244,7 +322,7 @@ class Service:
             linger_ms=5,
             max_request_size=self._max_request,
         )
-        await self._producer.start()
+        await self._bounded(self._producer.start(), "producer start")
         # The reroute store is loaded before any input is read: no request meets a half store.
         self._feed = StoreFeed(self._kafka, self.settings.statements_topic, self.store)
         await self._feed.start()
@@ -260,64 +338,12 @@ class Service:
             heartbeat_interval_ms=max(self.settings.session_timeout_ms // 3, 1000),
             max_partition_fetch_bytes=self._fetch_bytes,
         )
-        await self._consumer.start()
+        await self._bounded(self._consumer.start(), "consumer start")
         self._consumer.subscribe(self._inputs, listener=_Listener(self))
 
-    async def _explain_bootstrap_failure(self) -> None:
-        """Raise `KafkaAuthenticationError` when SASL or TLS is why no bootstrap server answered.
-
-        aiokafka logs each server's error but raises only "Unable to bootstrap"; one more
-        connection per server (bounded by `_AUTH_PROBE_TIMEOUT_MS`) tells an authentication
-        failure apart from an unreachable broker. Returns when it is not one.
-        """
-        s = self.settings
-        options = {k: v for k, v in self._kafka.items() if k != "bootstrap_servers"}
-        for host, port, _ in collect_hosts(s.bootstrap_servers, randomize=False):
-            try:
-                conn = await create_conn(
-                    host, port, request_timeout_ms=_AUTH_PROBE_TIMEOUT_MS, **options
-                )
-            except _SASL_ERRORS as exc:
-                raise KafkaAuthenticationError(
-                    f"authentication failed for user {s.sasl_username!r} (SASL "
-                    f"{s.sasl_mechanism} over {s.security_protocol}) on {host}:{port}: {exc}"
-                ) from None
-            except ssl.SSLError as exc:
-                raise KafkaAuthenticationError(
-                    f"TLS handshake with {host}:{port} failed ({s.security_protocol}, CA file "
-                    f"{s.ssl_cafile or 'system default'}): {exc}"
-                ) from None
-            except (OSError, KafkaError, TimeoutError):
-                continue
-            conn.close()
-
     async def _create_topics(self) -> None:
-        s = self.settings
-        topics = [NewTopic(t, s.topic_partitions, s.replication_factor) for t in self._inputs]
-        topics.append(
-            NewTopic(
-                s.statements_topic,
-                s.topic_partitions,
-                s.replication_factor,
-                topic_configs={"cleanup.policy": "compact", "max.message.bytes": self._topic_max},
-            )
-        )
-        topics.append(
-            NewTopic(
-                s.rejects_topic,
-                s.topic_partitions,
-                s.replication_factor,
-                topic_configs={"max.message.bytes": self._topic_max},
-            )
-        )
-        for name in (s.reroute_acks_topic, s.metrics_topic):
-            topics.append(NewTopic(name, s.topic_partitions, s.replication_factor))
-        existing = set(await self._admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await self._admin.create_topics(missing)
-            log.info("created topics", topics=[t.name for t in missing])
+        """Create the missing topics; the broker's refusal is a `StartupError` with its reason."""
+        await admin.create_topics(self.settings, self._admin, self._topic_specs())
 
     async def _shutdown(self) -> None:
         deadline = self.settings.shutdown_timeout_s
@@ -331,6 +357,11 @@ class Service:
         log.info("stopped", exit_code=self.exit_code)
 
     async def _close_kafka(self) -> None:
+        setting_up = list(self._setting_up.values())
+        for task in setting_up:
+            task.cancel()  # each stops the producer it started
+        await asyncio.gather(*setting_up, *self._chores, return_exceptions=True)
+        self._setting_up.clear()
         if self._feed_task is not None:
             self._feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -339,9 +370,13 @@ class Service:
             await self._feed.stop()
         if self._consumer is not None:
             await self._consumer.stop()  # leaves the group; the batch in flight is committed
-        for part in [*self._partitions.values(), *self._parked.values()]:
-            if part.producer is not None:
-                await part.producer.stop()
+        await asyncio.gather(
+            *(
+                part.producer.stop()
+                for part in [*self._partitions.values(), *self._parked.values()]
+                if part.producer is not None
+            )
+        )
         self._partitions.clear()
         self._parked.clear()
         if self._producer is not None:
@@ -553,10 +588,10 @@ class Service:
             return
         keys_limit = max_open_keys_for(metadata_max)
         if at_start and self.settings.max_open_keys > keys_limit:
-            self.exit_code = 2
-            raise BrokerLimitError(
+            raise StartupError(
                 f"max_open_keys (PMS_MAX_OPEN_KEYS) is {self.settings.max_open_keys}; this "
-                f"broker's offset.metadata.max.bytes ({metadata_max}) allows at most {keys_limit}"
+                f"broker's offset.metadata.max.bytes ({metadata_max}) allows at most {keys_limit}",
+                EXIT_CONFIG,
             )
         statement_cap = self.settings.max_statement_bytes + RECORD_OVERHEAD + 1024
         limits: dict[Sink, int] = {}
@@ -701,79 +736,220 @@ class Service:
 
     async def revoke(self, revoked: list[Any]) -> None:
         async with self._lock:  # the batch in flight is published and committed first
+            await self._end_if_twin()
             for tp in revoked:
+                setting_up = self._setting_up.pop(tp, None)
+                if setting_up is not None:
+                    setting_up.cancel()  # it stops the producer it started
                 part = self._partitions.pop(tp, None)
                 if part is not None:
                     self._parked[tp] = part
             self.metrics.rebalances_total.inc()
+            self.metrics.partitions_setting_up.set(len(self._setting_up))
             log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def assign(self, assigned: list[Any]) -> None:
+        """Keep the partitions that came back; pause the others and set them up beside the loop.
+        Nothing here waits for the brokers, so a rebalance never holds the loop."""
         async with self._lock:
             keep = {tp: self._parked.pop(tp) for tp in assigned if tp in self._parked}
-            for part in self._parked.values():  # moved to another instance
-                self.metrics.forget_partition(part.tp.partition)
-                if part.producer is not None:
-                    await part.producer.stop()
+            moved = list(self._parked.values())  # now owned by another instance
             self._parked.clear()
+            for part in moved:
+                self.metrics.forget_partition(part.tp.partition)
+            producers = [p.producer for p in moved if p.producer is not None]
+            if producers:
+                self._chore(asyncio.gather(*(p.stop() for p in producers)))
             self._partitions.update(keep)
-            fresh = [tp for tp in assigned if tp not in keep]
+            fresh = [tp for tp in assigned if tp not in keep and tp not in self._setting_up]
             if fresh:
-                await self._restore(fresh)
+                self._consumer.pause(*fresh)
+                for tp in fresh:
+                    self._setting_up[tp] = asyncio.create_task(self._set_up(tp))
+            self.metrics.partitions_setting_up.set(len(self._setting_up))
+            self._note_member_id()
             log.info(
                 "partitions assigned",
                 partitions=sorted(tp.partition for tp in assigned),
                 restored=sorted(tp.partition for tp in fresh),
             )
 
-    async def _restore(self, tps: list[Any]) -> None:
-        started = time.monotonic()
-        producers: dict[Any, Any] = {}
-        if self.exactly_once:
-            # Starting the producer (InitProducerId) fences the previous owner's producer and
-            # completes or aborts its transaction, so the offsets fetched next are stable.
-            async def start(tp: Any) -> None:
-                producer = AIOKafkaProducer(
-                    **self._kafka,
-                    transactional_id=f"{self.settings.group_id}.{tp.topic}.{tp.partition}",
-                    enable_idempotence=True,
-                    transaction_timeout_ms=self.settings.transaction_timeout_ms,
-                    # The coordinator answers CONCURRENT_TRANSACTIONS while the previous
-                    # transaction's markers are written; aiokafka then waits retry_backoff_ms
-                    # (100 by default) before adding the offsets again: most of a small batch's
-                    # latency (docs/performance.md). 20 ms by default keeps the retries cheap.
-                    retry_backoff_ms=self.settings.transaction_retry_backoff_ms,
-                    linger_ms=5,
-                    max_request_size=self._max_request,
-                )
-                await producer.start()
-                producers[tp] = producer
+    def _chore(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
-            await asyncio.gather(*(start(tp) for tp in tps))
-        committed: dict[Any, Any] = await self._admin.list_consumer_group_offsets(
-            self.settings.group_id, partitions=tps
-        )
-        for tp in tps:
-            entry = committed.get(tp)
-            checkpoint: Checkpoint | None = None
-            if entry is not None and entry.offset >= 0:
-                checkpoint = Checkpoint.from_committed(entry.offset, entry.metadata or "")
-                self._consumer.seek(tp, checkpoint.offset)
-            else:
-                await self._consumer.seek_to_beginning(tp)
-            task = PartitionTask(
-                tp.topic,
-                tp.partition,
-                checkpoint=checkpoint,
-                limits=self._limits,
-                requests=self._requests,
-                key_secret=self._key_secret,
+    async def _set_up(self, tp: Any) -> None:
+        """Make an assigned partition ready: producer and committed checkpoint (retried with
+        backoff, `_SETUP_CONCURRENCY` at a time), then seek and resume it. Cancelled by a
+        revocation or the shutdown; failing past the retries ends the service."""
+        started = time.monotonic()
+        producer: Any = None
+        try:
+            for attempt in range(1, _SETUP_ATTEMPTS + 1):
+                try:
+                    async with self._setup_slots:
+                        if self.exactly_once and producer is None:
+                            producer = await asyncio.wait_for(
+                                self._transactional_producer(tp), _SETUP_ATTEMPT_TIMEOUT_S
+                            )
+                        checkpoint, offset = await asyncio.wait_for(
+                            self._committed(tp), _SETUP_ATTEMPT_TIMEOUT_S
+                        )
+                    break
+                except (KafkaError, TimeoutError, OSError) as exc:
+                    self.metrics.partition_setup_failures_total.inc()
+                    if attempt == _SETUP_ATTEMPTS:
+                        raise StartupError(
+                            f"partition {tp.partition} of {tp.topic!r} could not be set up in "
+                            f"{attempt} attempts: {exc!r}"
+                        ) from None
+                    log.warning(
+                        "partition set-up failed; retrying",
+                        partition=tp.partition,
+                        attempt=attempt,
+                        error=repr(exc),
+                    )
+                    await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
+            async with self._lock:
+                if self._setting_up.get(tp) is not asyncio.current_task():
+                    return  # revoked meanwhile (the finally stops the producer)
+                del self._setting_up[tp]
+                self.metrics.partitions_setting_up.set(len(self._setting_up))
+                self._start_partition(tp, producer, checkpoint, offset, started)
+                producer = None  # the partition owns it now
+            log.debug(
+                "partition set up", partition=tp.partition, seconds=time.monotonic() - started
             )
-            part = _Partition(tp, task, producers.get(tp), checkpoint, started)
-            part.restored = not task.restoring
-            if part.restored:
-                self.metrics.restore_seconds.observe(time.monotonic() - started)
-            self._partitions[tp] = part
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            if producer is not None:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+
+    async def _transactional_producer(self, tp: Any) -> Any:
+        """The partition's transactional producer, started. Starting it (InitProducerId) fences
+        the previous owner's producer and completes or aborts its transaction, so the offset
+        fetched next is stable."""
+        producer = AIOKafkaProducer(
+            **self._kafka,
+            transactional_id=f"{self.settings.group_id}.{tp.topic}.{tp.partition}",
+            enable_idempotence=True,
+            transaction_timeout_ms=self.settings.transaction_timeout_ms,
+            # The coordinator answers CONCURRENT_TRANSACTIONS while the previous transaction's
+            # markers are written; aiokafka then waits retry_backoff_ms (100 by default) before
+            # adding the offsets again: most of a small batch's latency (docs/performance.md).
+            # 20 ms by default keeps the retries cheap.
+            retry_backoff_ms=self.settings.transaction_retry_backoff_ms,
+            linger_ms=5,
+            max_request_size=self._max_request,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        return producer
+
+    async def _committed(self, tp: Any) -> tuple[Checkpoint | None, int]:
+        """The partition's committed checkpoint (None when the group never committed one) and
+        the offset to start reading at: the checkpoint's, else the partition's first. (Asked
+        here rather than with `seek_to_beginning`, which waits for the consumer's next fetch
+        round, up to its fetch_max_wait_ms of 500, per partition: the 160-partition stall of
+        issue 12.)"""
+        committed: dict[Any, Any] = await self._admin.list_consumer_group_offsets(
+            self.settings.group_id, partitions=[tp]
+        )
+        entry = committed.get(tp)
+        if entry is not None and entry.offset >= 0:
+            checkpoint = Checkpoint.from_committed(entry.offset, entry.metadata or "")
+            return checkpoint, checkpoint.offset
+        first: dict[Any, int] = await self._consumer.beginning_offsets([tp])
+        return None, first[tp]
+
+    def _start_partition(
+        self, tp: Any, producer: Any, checkpoint: Checkpoint | None, offset: int, started: float
+    ) -> None:
+        """Seek, make the partition's task and resume it; nothing here waits (the loop's lock)."""
+        self._consumer.seek(tp, offset)
+        task = PartitionTask(
+            tp.topic,
+            tp.partition,
+            checkpoint=checkpoint,
+            limits=self._limits,
+            requests=self._requests,
+            key_secret=self._key_secret,
+        )
+        part = _Partition(tp, task, producer, checkpoint, started)
+        part.restored = not task.restoring
+        if part.restored:
+            self.metrics.restore_seconds.observe(time.monotonic() - started)
+        self._partitions[tp] = part
+        self._consumer.resume(tp)
+
+    def _note_member_id(self) -> None:
+        coordinator = getattr(self._consumer, "_coordinator", None)  # aiokafka has no public id
+        member = getattr(coordinator, "member_id", None)
+        if isinstance(member, str) and member:
+            self._member_id = member
+
+    async def _end_if_twin(self) -> None:
+        """A static member that lost its membership while another live member holds its
+        `group_instance_id` (the broker hands the id to the newest joiner and answers the old
+        one UNKNOWN_MEMBER_ID) ends here with exit 4, before it rejoins and takes the id back:
+        otherwise the two would replace each other at every heartbeat. A membership lost to a
+        session timeout (no other member holds the id) rejoins as before."""
+        instance = self.settings.group_instance_id
+        coordinator: Any = getattr(self._consumer, "_coordinator", None)
+        lost = coordinator is not None and coordinator.member_id == ""  # UNKNOWN_MEMBER_ID
+        if instance is None or self._member_id is None or not lost:
+            return  # not static, never joined, or still a member (an ordinary rebalance)
+        try:
+            described = await asyncio.wait_for(
+                self._admin.describe_consumer_groups([self.settings.group_id]), _TWIN_CHECK_S
+            )
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("static membership lost; group not described", error=repr(exc))
+            return
+        members = [
+            m["member_id"]
+            for response in described
+            for group in response.to_object()["groups"]
+            for m in group["members"]
+        ]
+        # The broker names a static member "<group_instance_id>-<uuid>".
+        twins = [m for m in members if m.startswith(instance + "-") and m != self._member_id]
+        if not twins:
+            return
+        self._fail(
+            StartupError(
+                f"another live instance uses group_instance_id {instance!r} "
+                f"({env_name('group_instance_id')}) and took this instance's place in group "
+                f"{self.settings.group_id!r}; give every instance its own id",
+                EXIT_FENCED,
+            )
+        )
+        # The listener runs inside aiokafka's coordination task: ending that task here is the
+        # only way to keep it from rejoining (and fencing the other instance) before the stop.
+        raise asyncio.CancelledError
+
+    def listener_failed(self, event: str, exc: Exception) -> None:
+        """An exception in the rebalance listener: counted, then the service ends with it."""
+        self.metrics.partition_setup_failures_total.inc()
+        self._fail(StartupError(f"handling partitions {event} failed: {exc!r}"))
+
+    def _fail(self, exc: BaseException) -> None:
+        """End the service for `exc`: one critical line with the reason, the exit status."""
+        code, line = admin.explain(self.settings, exc)
+        if not self._failed:
+            self._failed = True
+            log.critical("service failed", error=line, exit_code=code)
+            self.exit_code = self.exit_code or code
+        self.request_stop()
 
     # ---- background ---------------------------------------------------------------------------
 

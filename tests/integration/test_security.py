@@ -6,7 +6,6 @@ says so; and no log line ever holds the password, the right one or the wrong one
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections import Counter
@@ -29,6 +28,9 @@ from pms_testkit.service_harness import (
     offline,
     pairs,
     without_source,
+)
+from pms_testkit.service_harness import (
+    run_until_exit as harness_run_until_exit,
 )
 from tests.integration.conftest import BrokerSecurity, SaslProtocol
 
@@ -81,18 +83,7 @@ def wrong_password(right: str) -> str:
 
 
 async def run_until_exit(service: ServiceProcess) -> tuple[int, float]:
-    """Start the service and wait for it to end by itself: (exit code, seconds taken)."""
-    started = time.monotonic()
-    await service.start()
-    assert service.process is not None
-    try:
-        code = await asyncio.wait_for(service.process.wait(), FAIL_FAST_S * 2)
-    except TimeoutError:
-        await service.kill()
-        raise AssertionError(
-            f"{service.name} still running after {FAIL_FAST_S * 2:g}s:\n{service.tail()}"
-        ) from None
-    return code, time.monotonic() - started
+    return await harness_run_until_exit(service, FAIL_FAST_S * 2)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +153,6 @@ async def test_a_wrong_password_ends_the_service_fast_saying_authentication_fail
     assert seconds < FAIL_FAST_S, f"took {seconds:.1f}s:\n{service.tail()}"
     (failed,) = [e for e in service.log_events() if e.get("level") == "critical"]
     assert failed["event"] == "service failed"
-    assert "KafkaAuthenticationError" in failed["error"]
     assert (
         f"authentication failed for user '{sec.username}' (SASL {mechanism} over {protocol}) "
         f"on {sec.bootstrap(protocol)}" in failed["error"]

@@ -10,6 +10,7 @@ leaves room for a slow shared machine.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
@@ -89,3 +90,39 @@ async def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_
     assigned = [e for e in service.log_events() if e.get("event") == "partitions assigned"]
     assert len(assigned) >= 2, "both lives of the instance logged their assignment"
     assert assigned[-1]["partitions"] == [0, 1, 2]
+
+
+async def test_two_live_instances_with_one_instance_id_end_the_replaced_one_not_flapping(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    """Issue 12, finding 7: two live instances under the same PMS_GROUP_INSTANCE_ID replaced
+    each other every ~3 s, both reported ready, only a warning was logged. Now the one the
+    broker replaced exits 4 saying why, and the other keeps the partitions undisturbed."""
+    same = {"PMS_GROUP_INSTANCE_ID": "pms-twin-0", "PMS_SESSION_TIMEOUT_MS": "10000"}
+    old = ServiceProcess(kafka_bootstrap, topics, tmp_path, "old", **same)
+    new = ServiceProcess(kafka_bootstrap, topics, tmp_path, "new", **same)
+    try:
+        await old.start()
+        await old.wait_ready(60)
+        await new.start()
+        await new.wait_ready(60)
+        assert old.process is not None
+        code = await asyncio.wait_for(old.process.wait(), 30)
+        assert code == 4, old.tail()
+        (failed,) = [e for e in old.log_events() if e.get("level") == "critical"]
+        assert failed["error"] == (
+            "another live instance uses group_instance_id 'pms-twin-0' (PMS_GROUP_INSTANCE_ID) "
+            f"and took this instance's place in group '{topics.group}'; give every instance its "
+            "own id"
+        )
+        assigned = sum(e.get("event") == "partitions assigned" for e in new.log_events())
+        await asyncio.sleep(10)  # three heartbeats: the survivor is not replaced again
+        await new.wait_ready(5)
+        after = sum(e.get("event") == "partitions assigned" for e in new.log_events())
+        assert after == assigned, "the surviving instance kept being rebalanced"
+        assert not [e for e in new.log_events() if "not recognized" in str(e.get("event"))]
+        assert await new.terminate() == 0
+    finally:
+        for service in (old, new):
+            if service.process is not None and service.process.returncode is None:
+                await service.kill()

@@ -93,6 +93,7 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_GROUP_INSTANCE_ID": "pms-stream-0",
         "PMS_REROUTE_TODAY": "2026-11-20",
         "PMS_STATEMENT_KEY_SECRET": "k3y",
+        "PMS_CONNECT_TIMEOUT_S": "4",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -133,6 +134,7 @@ def test_every_field_has_an_environment_variable() -> None:
         group_instance_id="pms-stream-0",
         reroute_today="2026-11-20",
         statement_key_secret=Password("k3y"),
+        connect_timeout_s=4.0,
     )
     assert "k3y" not in repr(s.redacted())
     untested = {f for f in FIELDS if f not in {"ssl_cafile", "ssl_certfile", "ssl_keyfile"}}
@@ -488,3 +490,14 @@ def test_max_open_keys_is_bounded_by_kafkas_offset_metadata_limit() -> None:
     text = error_of(env={"PMS_MAX_OPEN_KEYS": "326"})
     assert "max_open_keys (environment variable PMS_MAX_OPEN_KEYS): 326; at most 325" in text
     assert "4096 bytes (offset.metadata.max.bytes)" in text
+
+
+def test_a_batch_timeout_not_under_half_the_stall_timeout_is_refused_naming_both() -> None:
+    env = {"PMS_BATCH_TIMEOUT_MS": "40000", "PMS_STALL_TIMEOUT_S": "60"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env=env)
+    message = str(caught.value)
+    assert "batch_timeout_ms (environment variable PMS_BATCH_TIMEOUT_MS): 40000 ms" in message
+    assert "stall_timeout_s (environment variable PMS_STALL_TIMEOUT_S: 60 s)" in message
+    assert "lower it below 30000" in message
+    load_settings(env={"PMS_BATCH_TIMEOUT_MS": "29999", "PMS_STALL_TIMEOUT_S": "60"})

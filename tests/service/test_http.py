@@ -1,10 +1,11 @@
 """The HTTP endpoints on real sockets (127.0.0.1, port 0): /metrics parsed back by
-prometheus_client, health and readiness, errors (404, 405, 400, 408, 431, 503), HEAD, one
-request per connection, slow and surplus clients, stop."""
+prometheus_client, health and readiness, errors (404, 405, 400, 408, 431), HEAD, one
+request per connection, slow and surplus clients (70 at 1 byte/s never fail a probe), stop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -222,20 +223,58 @@ async def test_a_client_that_closes_early_is_no_trouble(server: HttpServer) -> N
 
 
 @pytest.mark.asyncio
-async def test_surplus_connections_get_503() -> None:
+async def test_a_new_connection_closes_the_slowest_when_all_are_taken() -> None:
     state = State()
     srv = server_for(state, max_connections=1)
     await srv.start()
     try:
-        _, idle = await asyncio.open_connection(HOST, srv.port)
+        idle_reader, idle = await asyncio.open_connection(HOST, srv.port)
         await wait_for(lambda: srv.connections == 1)
-        reply = await get(srv.port, "/healthz")
-        assert (reply.status, reply.body) == (503, b"too many connections\n")
+        assert (await get(srv.port, "/healthz")).status == 200
+        assert srv.evicted == 1
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # closed, unanswered
         idle.close()
         await idle.wait_closed()
-        await wait_for(lambda: srv.connections == 0)
-        assert (await get(srv.port, "/healthz")).status == 200
     finally:
+        await srv.stop()
+
+
+@pytest.mark.asyncio
+async def test_seventy_clients_at_one_byte_a_second_never_fail_a_probe() -> None:
+    """Issue 12, finding 8: 70 slow clients (1 byte/s) made /healthz answer 503 "too many
+    connections" in 5 of 6 probes, so a liveness probe would restart a healthy service."""
+    state = State(readiness=(True, "ok"))
+    srv = server_for(state)  # the defaults: 64 connections, 5 s for a request's headers
+    await srv.start()
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    async def slow_client() -> None:
+        while True:  # reconnect when cut off, as an attacker (or a broken client) would
+            try:
+                _, writer = await asyncio.open_connection(HOST, srv.port)
+                for byte in request:
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    await asyncio.sleep(1.0)
+            except ConnectionError:
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    writer.close()
+
+    clients = [asyncio.create_task(slow_client()) for _ in range(70)]
+    try:
+        await wait_for(lambda: srv.connections >= 64)
+        statuses = []
+        for _ in range(6):
+            await asyncio.sleep(0.5)
+            statuses.append((await get(srv.port, "/healthz")).status)
+            statuses.append((await get(srv.port, "/readyz")).status)
+        assert statuses == [200] * 12
+    finally:
+        for task in clients:
+            task.cancel()
+        await asyncio.gather(*clients, return_exceptions=True)
         await srv.stop()
 
 

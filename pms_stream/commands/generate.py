@@ -208,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
                     write(chunk, out, options.line_end)
                     records += len(chunk)
             statements, finals = stream.statement_count, stream.final_count
+    except BrokenPipeError:
+        raise  # `generate ... | head`: the CLI ends quietly, as for parse
     except OSError as exc:
         sys.stderr.write(f"pms-stream generate: cannot write {exc.filename}: {exc.strerror}\n")
         return 2

@@ -9,6 +9,10 @@ The request asks for statements of one transmission date (default today) of the 
 processing port and office of the B record, or with --all-ports for every port of the A record's
 district; optionally one importer, client branch or statement number; preliminary and/or final.
 
+exit status: 0 sent (or printed); 2 bad arguments or settings; 3 Kafka not reachable within
+PMS_COMMAND_TIMEOUT_S (default 15 s); 4 no such topic; 5 authentication failed; 6 not
+authorized; 1 other Kafka errors.
+
 examples:
   pms-stream reroute --filer B76 --port 2704 --date 2026-11-15 --final
   pms-stream reroute --filer B76 --port 2704 --site 2704 --all-ports --preliminary --final
@@ -96,13 +100,17 @@ def build_request(args: argparse.Namespace) -> list[bytes]:
 async def _send(settings: config.Settings, block: bytes, key: bytes) -> str:
     from aiokafka import AIOKafkaProducer  # noqa: PLC0415 - offline commands skip aiokafka
 
+    from pms_stream.commands import kafka_access  # noqa: PLC0415
+
     topic = settings.requests_topic or settings.input_topic
-    producer = AIOKafkaProducer(**config.kafka_client_options(settings), enable_idempotence=True)
-    await producer.start()
-    try:
-        meta = await producer.send_and_wait(topic, block, key=key)
-    finally:
-        await producer.stop()
+    producer = AIOKafkaProducer(
+        **config.kafka_client_options(settings, "producer"), enable_idempotence=True
+    )
+    async with kafka_access.connected(producer, settings, topic=topic):
+        await kafka_access.require_topic(producer.client.fetch_all_metadata, settings, topic)
+        meta = await kafka_access.bounded(
+            producer.send_and_wait(topic, block, key=key), settings, "sending"
+        )
     return f"{topic}:{meta.partition}:{meta.offset}"
 
 
@@ -126,7 +134,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"pms-stream reroute: {exc}\n")
         return 2
-    where = asyncio.run(_send(settings, block, args.filer.encode()))
+    from pms_stream.commands import kafka_access  # noqa: PLC0415 - offline commands skip aiokafka
+
+    try:
+        where = asyncio.run(_send(settings, block, args.filer.encode()))
+    except kafka_access.KafkaCommandError as exc:
+        sys.stderr.write(f"pms-stream reroute: {exc}\n")
+        return exc.code
     sys.stderr.write(
         f"sent the request to {where}; the answer comes on {settings.reroute_acks_topic}\n"
     )

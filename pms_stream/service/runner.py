@@ -106,7 +106,9 @@ class Service:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.exactly_once = settings.guarantee == "exactly_once"
-        self._kafka = kafka_client_options(settings)
+        self._kafka = kafka_client_options(settings)  # + the further [kafka.*] options by role:
+        self._consumer_kafka = kafka_client_options(settings, "consumer")
+        self._producer_kafka = kafka_client_options(settings, "producer")
         self._topics = {
             Sink.STATEMENTS: settings.statements_topic,
             Sink.REROUTE_ACKS: settings.reroute_acks_topic,
@@ -198,7 +200,7 @@ class Service:
         return self.exit_code
 
     async def _start_kafka(self) -> None:
-        self._admin = AIOKafkaAdminClient(**self._kafka)
+        self._admin = AIOKafkaAdminClient(**kafka_client_options(self.settings, "admin"))
         try:
             await self._admin.start()
         except KafkaConnectionError:
@@ -207,7 +209,7 @@ class Service:
         if self.settings.create_topics:
             await self._create_topics()
         self._producer = AIOKafkaProducer(
-            **self._kafka,
+            **self._producer_kafka,
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
@@ -215,11 +217,11 @@ class Service:
         )
         await self._producer.start()
         # The reroute store is loaded before any input is read: no request meets a half store.
-        self._feed = StoreFeed(self._kafka, self.settings.statements_topic, self.store)
+        self._feed = StoreFeed(self._consumer_kafka, self.settings.statements_topic, self.store)
         await self._feed.start()
         self._feed_task = asyncio.create_task(self._feed.run())
         self._consumer = AIOKafkaConsumer(
-            **self._kafka,
+            **self._consumer_kafka,
             group_id=self.settings.group_id,
             group_instance_id=self.settings.group_instance_id,
             enable_auto_commit=False,
@@ -567,7 +569,7 @@ class Service:
             # completes or aborts its transaction, so the offsets fetched next are stable.
             async def start(tp: Any) -> None:
                 producer = AIOKafkaProducer(
-                    **self._kafka,
+                    **self._producer_kafka,
                     transactional_id=f"{self.settings.group_id}.{tp.topic}.{tp.partition}",
                     enable_idempotence=True,
                     transaction_timeout_ms=self.settings.transaction_timeout_ms,

@@ -92,6 +92,7 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_SESSION_TIMEOUT_MS": "6000",
         "PMS_GROUP_INSTANCE_ID": "pms-stream-0",
         "PMS_REROUTE_TODAY": "2026-11-20",
+        "PMS_COMMAND_TIMEOUT_S": "4.5",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -129,6 +130,7 @@ def test_every_field_has_an_environment_variable() -> None:
         transaction_timeout_ms=30000,
         transaction_retry_backoff_ms=50,
         session_timeout_ms=6000,
+        command_timeout_s=4.5,
         group_instance_id="pms-stream-0",
         reroute_today="2026-11-20",
     )

@@ -188,9 +188,9 @@ async def connected(
 
 async def require_topic(
     fetch_metadata: Callable[[], Awaitable[Any]], settings: Settings, topic: str
-) -> None:
+) -> Any:
     """Fail with exit 4 (6 when denied) unless `topic` exists; names close ones in the message.
-    `fetch_metadata` is the client's `fetch_all_metadata` (a ClusterMetadata)."""
+    `fetch_metadata` is the client's `fetch_all_metadata`; returns that ClusterMetadata."""
     cluster = await bounded(fetch_metadata(), settings, f"reading the metadata of {topic!r}")
     if topic in cluster.unauthorized_topics:
         raise _classify(TopicAuthorizationFailedError(), settings, topic)
@@ -203,6 +203,7 @@ async def require_topic(
             "(check --topic and the PMS_*_TOPIC settings)",
             EXIT_NO_TOPIC,
         )
+    return cluster
 
 
 def run_command(name: str, main: Coroutine[Any, Any, int]) -> int:

@@ -177,8 +177,8 @@ async def connected(
                 raise KafkaCommandError(problem, EXIT_AUTHENTICATION) from None
             raise
         yield client
-    except KafkaCommandError:
-        raise
+    except (KafkaCommandError, BrokenPipeError):
+        raise  # a closed pipe (`tail | head`) is the CLI's to end quietly
     except (KafkaError, OSError, TimeoutError) as exc:
         raise _classify(exc, settings, topic) from None
     finally:

@@ -16,14 +16,15 @@ __all__ = ["Progress"]
 class Progress:
     """`update("1,000 records, ...")` rewrites one line; `done()` ends it."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, interval: float = 0.5) -> None:
         self.enabled = enabled and sys.stderr.isatty()
+        self.interval = interval
         self.last = time.monotonic()
         self.shown = False
 
     def update(self, text: str) -> None:
         now = time.monotonic()
-        if self.enabled and now - self.last >= 0.5:
+        if self.enabled and now - self.last >= self.interval:
             self.last = now
             self.shown = True
             sys.stderr.write(f"\r{text}")

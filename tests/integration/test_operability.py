@@ -121,6 +121,24 @@ async def test_redrive_after_raising_a_limit_gives_each_statement_once(
         assert again.returncode == 0, again.stderr
         assert {p["status"] for p in lines(again.stdout)} == {"already redriven"}
         assert ", 0 sent" in again.stderr
+        forced = await asyncio.to_thread(
+            cli, "redrive", "--reason", "max_records_per_statement", "--force", env=env
+        )
+        assert {p["status"] for p in lines(forced.stdout)} == {"would send"}
+        dead = tmp_path / "dead.txt"
+        written = await asyncio.to_thread(
+            cli, "redrive", "--reason", "max_records_per_statement", "--output", str(dead), env=env
+        )
+        assert written.returncode == 0, written.stderr
+        assert {p["status"] for p in lines(written.stdout)} == {"written"}
+        records = dead.read_bytes().split(b"\n")
+        assert all(len(r) == 80 for r in records if r)
+        assert sum(1 for r in records if r) == sum(p["records"] for p in lines(written.stdout))
+
+        # a closed pipe ends tail quietly
+        head = await asyncio.to_thread(piped_to_head, ["tail", "--topic", topics.statements], env)
+        assert head.returncode == 0, head.stderr
+        assert "Traceback" not in head.stderr
 
         # tail: one JSON object per line on every output topic (reroute acks hold MQ blocks)
         reroute = await asyncio.to_thread(
@@ -142,6 +160,19 @@ async def test_redrive_after_raising_a_limit_gives_each_statement_once(
         assert any(a["type"] == "raw" and a["text"].startswith("A") for a in acks)
     finally:
         assert await raised.terminate() == 0
+
+
+def piped_to_head(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`pms-stream ARGS | head -c 100`: the reader gone before the writer is done."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
+    writer = subprocess.Popen(
+        [EXE, *args], env={**base, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert writer.stdout is not None
+    writer.stdout.read(100)
+    writer.stdout.close()
+    _, err = writer.communicate(timeout=60)
+    return subprocess.CompletedProcess(args, writer.returncode, "", err.decode())
 
 
 @pytest.fixture

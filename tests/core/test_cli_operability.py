@@ -163,6 +163,9 @@ def test_redrive_refuses_what_is_not_input() -> None:
     assert "max_statement_bytes" in str(letter(0, 0, 0, raw='{"type":"statement"}').problem())
     assert "whole message" in str(letter(0, 0, 0, kind="message").problem())
     assert "offline" in str(letter(0, 0, 0, source={"file": "x"}).problem())
+    part = letter(0, 0, 0)
+    part = redrive.DeadLetter(0, 0, 0, b"K", part.event, "rj:0:0", (("pms-chunk", b"1/2"),))
+    assert "in parts" in str(part.problem())
 
 
 def test_redrive_selection() -> None:

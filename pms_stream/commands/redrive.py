@@ -258,10 +258,15 @@ async def redrive(args: argparse.Namespace, settings: config.Settings) -> int:
             problem = "already redriven"
         plan.append((d, problem))
     if args.output is not None:
-        with open(args.output, "ab") as file:
-            for d, problem in plan:
-                if problem is None:
-                    file.write(d.value() + b"\n")
+        try:
+            with open(args.output, "wb") as file:
+                for d, problem in plan:
+                    if problem is None:
+                        file.write(d.value() + b"\n")
+        except OSError as exc:
+            raise kafka_access.KafkaCommandError(
+                f"cannot write {args.output}: {exc.strerror or exc}", 2
+            ) from None
     elif args.send:
         producer = AIOKafkaProducer(
             **config.kafka_client_options(settings, "producer"),

@@ -1,5 +1,5 @@
 """How the Kafka-facing commands (send, tail, reroute, redrive) meet Kafka: every step bounded
-by `command_timeout_s` (PMS_COMMAND_TIMEOUT_S, default 15 s), every failure one line that says
+by `command_timeout_s` (PMS_COMMAND_TIMEOUT_S, default 10 s), every failure one line that says
 what failed, where, and what to check, with its own exit status, and the client always closed
 (no "Unclosed AIOKafkaProducer", no traceback, none of aiokafka's own log lines).
 

@@ -30,7 +30,7 @@ letter split in parts (header `pms-chunk`; not supported yet), and anything that
 `rejected` event.
 
 exit status: 0 done (or nothing selected); 2 bad arguments or settings; 3 Kafka not reachable
-within PMS_COMMAND_TIMEOUT_S (default 15 s); 4 no such topic; 5 authentication failed; 6 not
+within PMS_COMMAND_TIMEOUT_S (default 10 s); 4 no such topic; 5 authentication failed; 6 not
 authorized; 1 other Kafka errors.
 
 examples:

@@ -10,7 +10,7 @@ processing port and office of the B record, or with --all-ports for every port o
 district; optionally one importer, client branch or statement number; preliminary and/or final.
 
 exit status: 0 sent (or printed); 2 bad arguments or settings; 3 Kafka not reachable within
-PMS_COMMAND_TIMEOUT_S (default 15 s); 4 no such topic; 5 authentication failed; 6 not
+PMS_COMMAND_TIMEOUT_S (default 10 s); 4 no such topic; 5 authentication failed; 6 not
 authorized; 1 other Kafka errors.
 
 examples:

@@ -8,7 +8,7 @@ every message without a key to one partition (--partition, default 0). Bad lines
 they are: the service rejects them.
 
 A progress line on a terminal (nothing when stderr is not one). Each step against Kafka is
-bounded by PMS_COMMAND_TIMEOUT_S (default 15 s): connecting, finding the input topic (it must
+bounded by PMS_COMMAND_TIMEOUT_S (default 10 s): connecting, finding the input topic (it must
 exist: `pms-stream run` creates it), each batch of up to 1000 messages.
 
 exit status: 0 sent; 2 bad settings or unreadable file; 3 Kafka not reachable; 4 no such topic;

@@ -11,7 +11,7 @@ Latin-1 text (one character per byte; `text.encode("latin-1")` gives them back).
 "key<TAB>value" instead (not JSON).
 
 exit status: 0 done; 2 bad settings; 3 Kafka not reachable within PMS_COMMAND_TIMEOUT_S
-(default 15 s); 4 no such topic; 5 authentication failed; 6 not authorized; 1 other Kafka errors.
+(default 10 s); 4 no such topic; 5 authentication failed; 6 not authorized; 1 other Kafka errors.
 
 examples:
   pms-stream tail

@@ -156,8 +156,8 @@ class Settings:
     session_timeout_ms: int = 10_000  # consumer group session; the broker allows 6000 and up
     reroute_today: str | None = None  # YYYY-MM-DD the reroute rules take as today (tests, replays)
     # The bound on each step of the Kafka-facing commands (send, tail, reroute, redrive):
-    # connecting, finding the topic, each send. Past it: one line and exit 3 (commands/kafka.py).
-    command_timeout_s: float = 15.0
+    # connecting, finding the topic, each send. Past it: one line and exit 3 (kafka_access.py).
+    command_timeout_s: float = 10.0
     # Not settings of their own (no env name, flag or key): the checked further aiokafka options
     # (`[kafka.*]` tables, PMS_KAFKA_{CLIENT,CONSUMER,PRODUCER,ADMIN}_*) and the names of the
     # Kubernetes service-link variables that were ignored.

@@ -259,3 +259,10 @@ def test_authentication_failure_is_one_line_exit_5(
     assert code == 5
     assert "authentication failed" in err
     assert "not-the-password" not in err
+
+
+def test_the_default_bound_stays_under_15_seconds(silent_port: int) -> None:
+    code, err, elapsed = failed(["tail"], {"PMS_BOOTSTRAP_SERVERS": f"127.0.0.1:{silent_port}"}, 10)
+    assert code == 3
+    assert "within 10 s" in err
+    assert elapsed < 15

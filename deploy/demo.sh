@@ -4,17 +4,28 @@
 # the statements topic, a look at the metrics, and a clean stop of everything it started.
 # Run through `make demo` (which installs first). Options by environment:
 #   DEMO_STATEMENTS (default 24)  DEMO_SEED (default 1)  DEMO_HTTP_PORT (default 8080)
-#   DEMO_KEEP=1 leaves the broker running afterwards.
+#   KAFKA_PORT (default 9092; KAFKA_HOST default 127.0.0.1): the broker used, started there
+#   (deploy/kafka/broker.sh) when nothing answers on that port.
+#   DEMO_KEEP=1 leaves the broker and the run's topics afterwards.
+# Each run has topics of its own (pms-demo-<pid>-<time>.*), so a broker that already holds data
+# (another run's statements) shows only this run's; they are deleted at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${BIN:-.venv/bin}
 STATEMENTS=${DEMO_STATEMENTS:-24}
 SEED=${DEMO_SEED:-1}
 PORT=${DEMO_HTTP_PORT:-8080}
+KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+export KAFKA_PORT
 WORK=.demo
 mkdir -p "$WORK"
+RUN="pms-demo-$$-$(date +%s)"
 export PMS_HTTP_PORT=$PORT PMS_LOG_FORMAT=json PMS_TOPIC_PARTITIONS=3
-export PMS_GROUP_ID="pms-demo-$$"
+export PMS_BOOTSTRAP_SERVERS="$KAFKA_HOST:$KAFKA_PORT" PMS_GROUP_ID="$RUN"
+export PMS_INPUT_TOPIC="$RUN.records" PMS_STATEMENTS_TOPIC="$RUN.statements" \
+    PMS_REROUTE_ACKS_TOPIC="$RUN.reroute-acks" PMS_REJECTS_TOPIC="$RUN.rejects" \
+    PMS_METRICS_TOPIC="$RUN.metrics"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -26,6 +37,22 @@ cleanup() {
         kill -TERM "$service_pid"
         wait "$service_pid" && echo "pms-stream stopped cleanly" || echo "pms-stream exit status $?"
     fi
+    if [[ ${DEMO_KEEP:-0} != 1 ]] && kafka_answers; then
+        "$BIN/python" - "$PMS_BOOTSTRAP_SERVERS" "$RUN" <<'PY' || true
+import asyncio, sys
+from aiokafka.admin import AIOKafkaAdminClient
+async def main(servers: str, run: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(run + ".")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+asyncio.run(main(*sys.argv[1:]))
+PY
+    fi
     if [[ -n $started_broker && ${DEMO_KEEP:-0} != 1 ]]; then
         say "stopping the local broker"
         deploy/kafka/broker.sh down
@@ -33,9 +60,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "local Kafka broker"
-if deploy/kafka/broker.sh status >/dev/null 2>&1; then
-    echo "already running"
+kafka_answers() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$KAFKA_PORT") 2>/dev/null; }
+
+say "Kafka broker at $KAFKA_HOST:$KAFKA_PORT"
+if kafka_answers; then
+    echo "already running (this run's topics: $RUN.*)"
 else
     deploy/kafka/broker.sh up
     started_broker=1

@@ -224,6 +224,7 @@ def test_kubernetes_manifests_agree_with_the_image_and_the_service() -> None:
     settings = validate_env({**docs["ConfigMap"]["data"], **secret}, "deploy/k8s configmap+secret")
     assert settings.security_protocol.startswith("SASL")
     assert pod["spec"]["terminationGracePeriodSeconds"] > settings.shutdown_timeout_s
+    assert pod["spec"]["enableServiceLinks"] is False  # no PMS_PORT & co. from a Service "pms"
     (port,) = container["ports"]
     assert port["containerPort"] == settings.http_port
     assert settings.http_host == "0.0.0.0"

@@ -32,6 +32,7 @@ from typing import BinaryIO
 
 import msgspec
 
+from pms_stream.commands.progress import Progress
 from pms_stream.generator import (
     BAD_KINDS,
     LINE_ENDS,
@@ -203,11 +204,16 @@ def run(args: argparse.Namespace) -> int:
         else:  # nothing to keep: stream, so memory stays flat for any size
             stream = RecordStream(options)
             records = 0
+            bar = Progress(not args.quiet)
             with _open(args.output) as out:
                 for chunk in stream:
                     write(chunk, out, options.line_end)
                     records += len(chunk)
+                    bar.update(f"{records:,} records, {stream.statement_count:,} statements")
+            bar.done()
             statements, finals = stream.statement_count, stream.final_count
+    except BrokenPipeError:
+        raise  # `generate ... | head`: the CLI ends quietly, as for parse
     except OSError as exc:
         sys.stderr.write(f"pms-stream generate: cannot write {exc.filename}: {exc.strerror}\n")
         return 2

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import BinaryIO
 
 import msgspec
 
+from pms_stream.commands.progress import Progress
 from pms_stream.framing import RecordFramer
 from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.model import Event, RejectedEvent
@@ -38,27 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
 
-class _Progress:
-    """A progress line on stderr, only when stderr is a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.last = time.monotonic()
-
-    def update(self, records: int, statements: int, rejected: int) -> None:
-        now = time.monotonic()
-        if self.enabled and now - self.last >= 0.5:
-            self.last = now
-            sys.stderr.write(
-                f"\r{records:,} records, {statements:,} statements, {rejected:,} rejected"
-            )
-            sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-
-
 def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bool = False) -> int:
     """Parse `stream` and write JSON lines to `out`; returns the number of rejected events."""
     encoder = msgspec.json.Encoder()
@@ -66,7 +45,7 @@ def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bo
     framer = RecordFramer()
     buf = bytearray()
     counts = {"records": 0, "statements": 0, "rejected": 0}
-    bar = _Progress(progress)
+    bar = Progress(progress)
 
     def write(events: list[Event]) -> None:
         for event in events:
@@ -92,7 +71,10 @@ def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bo
         if len(buf) >= CHUNK or not chunk:
             out.write(buf)
             buf.clear()
-        bar.update(counts["records"], counts["statements"], counts["rejected"])
+        bar.update(
+            f"{counts['records']:,} records, {counts['statements']:,} statements, "
+            f"{counts['rejected']:,} rejected"
+        )
         if not chunk:
             break
     write(assembler.flush())

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import msgspec
 
 from pms_stream.commands.parse import parse_stream
+from pms_stream.commands.progress import Progress
 from pms_stream.reports.layout import PAGE_SEPARATOR
 from pms_stream.reports.render import REPORT_KINDS, Names, ReportKind, render_statement
 from pms_stream.statements.model import Event, RejectedEvent, Statement
@@ -185,6 +186,7 @@ class _Printer:
         self.other = 0
         self.rejected = 0
         self.unreadable = 0
+        self.progress = Progress()  # on a terminal only
 
     def line(self, number: int, data: bytes) -> None:
         if not data.strip():
@@ -212,6 +214,7 @@ class _Printer:
                     text = PAGE_SEPARATOR + text
                 self.out.write(text.encode("utf-8"))
                 self.pages += 1
+        self.progress.update(f"{self.statements:,} statements, {self.pages:,} pages")
 
     def summary(self) -> str:
         return (
@@ -244,6 +247,7 @@ def report_stream(
         with _JsonLines(printer.line) as sink:
             parse_stream(stream, name, sink)
     out.flush()
+    printer.progress.done()
     return printer
 
 

@@ -11,6 +11,10 @@ district; optionally one importer, client branch or statement number; preliminar
 The A record carries today's date and the communication password, from PMS_ABI_PASSWORD (or
 --password); without one only --dry-run works, and --dry-run prints the password masked.
 
+exit status: 0 sent (or printed); 2 bad arguments or settings; 3 Kafka not reachable within
+PMS_COMMAND_TIMEOUT_S (default 10 s); 4 no such topic; 5 authentication failed; 6 not
+authorized; 1 other Kafka errors.
+
 examples:
   PMS_ABI_PASSWORD=... pms-stream reroute --filer B76 --port 2704 --date 2026-11-15 --final
   pms-stream reroute --filer B76 --port 2704 --site 2704 --all-ports --preliminary --final
@@ -68,13 +72,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def _send(settings: config.Settings, block: bytes, key: bytes) -> str:
     from aiokafka import AIOKafkaProducer  # noqa: PLC0415 - offline commands skip aiokafka
 
+    from pms_stream.commands import kafka_access  # noqa: PLC0415
+
     topic = settings.requests_topic or settings.input_topic
-    producer = AIOKafkaProducer(**config.kafka_client_options(settings), enable_idempotence=True)
-    await producer.start()
-    try:
-        meta = await producer.send_and_wait(topic, block, key=key)
-    finally:
-        await producer.stop()
+    producer = AIOKafkaProducer(
+        **config.kafka_client_options(settings, "producer"), enable_idempotence=True
+    )
+    async with kafka_access.connected(producer, settings, topic=topic):
+        await kafka_access.require_topic(producer.client.fetch_all_metadata, settings, topic)
+        meta = await kafka_access.bounded(
+            producer.send_and_wait(topic, block, key=key), settings, "sending"
+        )
     return f"{topic}:{meta.partition}:{meta.offset}"
 
 
@@ -130,7 +138,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"pms-stream reroute: {exc}\n")
         return 2
-    where = asyncio.run(_send(settings, block, args.filer.encode()))
+    from pms_stream.commands import kafka_access  # noqa: PLC0415 - offline commands skip aiokafka
+
+    try:
+        where = asyncio.run(_send(settings, block, args.filer.encode()))
+    except kafka_access.KafkaCommandError as exc:
+        sys.stderr.write(f"pms-stream reroute: {exc}\n")
+        return exc.code
     sys.stderr.write(
         f"sent the request to {where}; the answer comes on {settings.reroute_acks_topic}\n"
     )

@@ -1,5 +1,8 @@
 """Print the JSON Schema of every event pms-stream writes (statement, reroute_request,
-reroute_ack, rejected), generated from the msgspec model.
+reroute_ack, rejected, and on the metrics topic statement_summary and metrics_snapshot),
+generated from the msgspec model. Money is a string with two decimals ("1234.56", with a
+pattern), dates YYYY-MM-DD (a pattern too); docs/statement-contract.md has each topic's key and
+headers.
 
 examples:
   pms-stream schema > pms-stream.schema.json
@@ -14,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from pms_stream.statements.metrics_events import DATE, MONEY, MetricsSnapshot, StatementSummary
 from pms_stream.statements.model import (
     SCHEMA_VERSION,
     Event,
@@ -32,7 +36,10 @@ _EVENTS: dict[str, Any] = {
     "reroute_request": RerouteRequestEvent,
     "reroute_ack": RerouteAckEvent,
     "rejected": RejectedEvent,
+    "statement_summary": StatementSummary,
+    "metrics_snapshot": MetricsSnapshot,
 }
+_EVENTS["all"] = Event | StatementSummary | MetricsSnapshot
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +52,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def json_schema(event: str = "all") -> dict[str, Any]:
-    schema: dict[str, Any] = msgspec.json.schema(_EVENTS[event])
+    schema: dict[str, Any] = _tightened(msgspec.json.schema(_EVENTS[event]))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"pms-stream {event} event, schema_version {SCHEMA_VERSION}"
     return schema
+
+
+def _tightened(node: Any) -> Any:
+    """msgspec writes Decimal and date as bare strings with a format; every Decimal of the model
+    is money: both get the pattern that holds them to the contract."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "decimal":
+            node["pattern"] = MONEY
+        elif node.get("type") == "string" and node.get("format") == "date":
+            node["pattern"] = DATE
+        for value in node.values():
+            _tightened(value)
+    elif isinstance(node, list):
+        for value in node:
+            _tightened(value)
+    return node
 
 
 def run(args: argparse.Namespace) -> int:

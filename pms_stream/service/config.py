@@ -13,9 +13,14 @@ the environment variable is `PMS_` + the upper-case field name (`PMS_HTTP_PORT`)
 
 Environment policy: an unknown `PMS_*` variable is an error (a typo such as
 `PMS_BOOTSTRAP_SERVER` must not silently fall back to the default), except `PMS_CONFIG` (the
-file) and the `PMS_KAFKA_*` namespace, which belongs to the local broker scripts
-(deploy/kafka/broker.sh: `PMS_KAFKA_CACHE`, `PMS_KAFKA_STATE_DIR`, ...), and `COMMAND_ENV`
-(`PMS_ABI_PASSWORD`, read by `pms-stream reroute` itself). The values of unknown
+file), the further Kafka client options `PMS_KAFKA_{CLIENT,CONSUMER,PRODUCER,ADMIN}_*`
+(client_options.py, checked there), the rest of the `PMS_KAFKA_*` namespace, which belongs to
+the local broker scripts (deploy/kafka/broker.sh: `PMS_KAFKA_CACHE`, `PMS_KAFKA_STATE_DIR`,
+...), `COMMAND_ENV` (`PMS_ABI_PASSWORD`, read by `pms-stream reroute` itself), and the
+variables Kubernetes injects for a Service whose name starts with `pms`
+(`PMS_PORT=tcp://10.0.0.7:8080`, `PMS_SERVICE_HOST`, `PMS_PORT_8080_TCP_ADDR`, ...: name *and*
+value of the service-link shape), which are ignored with one warning on standard error
+(`SERVICE_LINK`). The values of unknown
 variables are never printed (one may be a misspelt password). An empty environment value sets
 an optional setting to None and is an error for the others.
 
@@ -38,6 +43,7 @@ import difflib
 import math
 import os
 import re
+import sys
 import tomllib
 import types
 from collections.abc import Mapping
@@ -49,6 +55,8 @@ from aiokafka.helpers import create_ssl_context
 
 from pms_stream.catair.records import Secret
 from pms_stream.errors import ConfigError
+from pms_stream.service import client_options
+from pms_stream.service.client_options import ClientOptions
 from pms_stream.stream.partition_task import OFFSET_METADATA_MAX, max_open_keys_for
 
 __all__ = [
@@ -139,6 +147,14 @@ class Settings:
     # Longest wait for the brokers at start (bootstrap, the checks against the broker, topic
     # creation, joining): past it `run` exits 1 naming the servers, instead of hanging.
     connect_timeout_s: float = 10.0
+    # The bound on each step of the Kafka-facing commands (send, tail, reroute, redrive):
+    # connecting, finding the topic, each send. Past it: one line and exit 3 (kafka_access.py).
+    command_timeout_s: float = 10.0
+    # Not settings of their own (no env name, flag or key): the checked further aiokafka options
+    # (`[kafka.*]` tables, PMS_KAFKA_{CLIENT,CONSUMER,PRODUCER,ADMIN}_*) and the names of the
+    # Kubernetes service-link variables that were ignored.
+    client_options: ClientOptions = client_options.NONE
+    ignored_env: tuple[str, ...] = ()
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""
@@ -171,8 +187,15 @@ def _kind_of(hint: Any) -> _Kind:
     return _Kind(hint, optional)
 
 
-_KINDS: dict[str, _Kind] = {name: _kind_of(hint) for name, hint in get_type_hints(Settings).items()}
-FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
+_NOT_SETTINGS = ("client_options", "ignored_env")
+_KINDS: dict[str, _Kind] = {
+    name: _kind_of(hint)
+    for name, hint in get_type_hints(Settings).items()
+    if name not in _NOT_SETTINGS
+}
+FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Settings) if f.name not in _NOT_SETTINGS
+)
 _TOPICS = tuple(name for name in FIELDS if name.endswith("_topic"))
 _CONSUMED_TOPICS = ("input_topic", "requests_topic")
 
@@ -308,7 +331,12 @@ def _suggest(name: str, known: list[str]) -> str:
 # ---- sources ------------------------------------------------------------------------------
 
 
-def _read_file(path: str, problems: _Problems, via: str = "") -> dict[str, tuple[object, str]]:
+def _read_file(
+    path: str,
+    problems: _Problems,
+    via: str = "",
+    kafka: list[dict[str, dict[str, object]]] | None = None,
+) -> dict[str, tuple[object, str]]:
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -333,6 +361,9 @@ def _read_file(path: str, problems: _Problems, via: str = "") -> dict[str, tuple
         table, where = data["pms"], f"{path} [pms]"
     found: dict[str, tuple[object, str]] = {}
     for key, value in table.items():
+        if key == "kafka" and kafka is not None:
+            kafka.append(client_options.read_table(value, where, problems.lines))
+            continue
         if key not in _KINDS:
             problems.add(
                 f"config file {where}: unknown key {key!r}{_suggest(key, list(FIELDS))}; "
@@ -348,7 +379,32 @@ def _read_file(path: str, problems: _Problems, via: str = "") -> dict[str, tuple
     return found
 
 
-def _read_env(env: Mapping[str, str], problems: _Problems) -> dict[str, tuple[object, str]]:
+# Kubernetes service links (enableServiceLinks): for a Service "pms-x", PMS_X_SERVICE_HOST=ip,
+# PMS_X_SERVICE_PORT[_NAME]=port, PMS_X_PORT=tcp://ip:port, PMS_X_PORT_<port>_TCP=tcp://ip:port,
+# PMS_X_PORT_<port>_TCP_PROTO=tcp, ..._PORT=port, ..._ADDR=ip. Name and value must both fit.
+_HOST = r"[0-9A-Za-z.:\[\]-]+"
+SERVICE_LINK: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(name), re.compile(value))
+    for name, value in (
+        (r"PMS(_\w+)?_SERVICE_HOST", _HOST),
+        (r"PMS(_\w+)?_SERVICE_PORT(_\w+)?", r"\d{1,5}"),
+        (r"PMS(_\w+)?_PORT", rf"(tcp|udp|sctp)://{_HOST}:\d{{1,5}}"),
+        (r"PMS(_\w+)?_PORT_\d{1,5}_(TCP|UDP|SCTP)", rf"(tcp|udp|sctp)://{_HOST}:\d{{1,5}}"),
+        (r"PMS(_\w+)?_PORT_\d{1,5}_(TCP|UDP|SCTP)_PROTO", r"tcp|udp|sctp"),
+        (r"PMS(_\w+)?_PORT_\d{1,5}_(TCP|UDP|SCTP)_PORT", r"\d{1,5}"),
+        (r"PMS(_\w+)?_PORT_\d{1,5}_(TCP|UDP|SCTP)_ADDR", _HOST),
+    )
+)
+
+
+def is_service_link(var: str, value: str) -> bool:
+    """Whether `var=value` has the shape of a variable Kubernetes injects for a Service."""
+    return any(n.fullmatch(var) and v.fullmatch(value) for n, v in SERVICE_LINK)
+
+
+def _read_env(
+    env: Mapping[str, str], problems: _Problems, ignored: list[str] | None = None
+) -> dict[str, tuple[object, str]]:
     names = {env_name(n): n for n in FIELDS}
     found: dict[str, tuple[object, str]] = {}
     for var in sorted(env):
@@ -357,6 +413,10 @@ def _read_env(env: Mapping[str, str], problems: _Problems) -> dict[str, tuple[ob
         if var.startswith(FOREIGN_ENV_PREFIXES):
             continue
         name = names.get(var)
+        if name is None and is_service_link(var, env[var]):
+            if ignored is not None:
+                ignored.append(var)
+            continue
         if name is None:
             problems.add(
                 f"unknown environment variable {var}{_suggest(var, list(names))}; "
@@ -477,11 +537,14 @@ def load_settings(
     """
     problems = _Problems()
     raw: dict[str, tuple[object, str]] = {}
+    kafka: list[dict[str, dict[str, object]]] = []
+    ignored: list[str] = []
     if config_file is not None:
-        raw.update(_read_file(config_file, problems))
+        raw.update(_read_file(config_file, problems, "", kafka))
     elif env.get(CONFIG_ENV):
-        raw.update(_read_file(env[CONFIG_ENV], problems, f" (from {CONFIG_ENV})"))
-    raw.update(_read_env(env, problems))
+        raw.update(_read_file(env[CONFIG_ENV], problems, f" (from {CONFIG_ENV})", kafka))
+    raw.update(_read_env(env, problems, ignored))
+    kafka.append(client_options.read_env(env, problems.lines))
     raw.update(_read_overrides(overrides or {}))
     values: dict[str, object] = {}
     origin: dict[str, str] = {}
@@ -493,7 +556,11 @@ def load_settings(
         else:
             origin[name] = source
     problems.raise_if_any()
-    settings = Settings(**values)  # type: ignore[arg-type]  # each value converted to its kind
+    settings = Settings(
+        **values,  # type: ignore[arg-type]  # each value converted to its kind
+        client_options=client_options.merge(*kafka),
+        ignored_env=tuple(ignored),
+    )
     _check(settings, origin, problems)
     problems.raise_if_any()
     return settings
@@ -562,12 +629,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
     """The settings for parsed `args` (from a parser given `add_arguments`) and `env`."""
     overrides = {name: getattr(args, name, None) for name in FLAGS}
-    return load_settings(env=env, config_file=getattr(args, "config", None), overrides=overrides)
+    settings = load_settings(
+        env=env, config_file=getattr(args, "config", None), overrides=overrides
+    )
+    if settings.ignored_env:
+        sys.stderr.write(service_link_warning(settings.ignored_env) + "\n")
+    return settings
 
 
-def kafka_client_options(settings: Settings) -> dict[str, object]:
+def service_link_warning(names: tuple[str, ...]) -> str:
+    """The one warning for ignored service-link variables: their names, never their values."""
+    return (
+        f"pms-stream: warning: ignored {len(names)} Kubernetes service-link variable(s) "
+        f"({', '.join(names)}); set enableServiceLinks: false in the pod spec to drop them"
+    )
+
+
+def kafka_client_options(
+    settings: Settings, role: Literal["consumer", "producer", "admin"] | None = None
+) -> dict[str, object]:
     """The keyword arguments that AIOKafkaConsumer, AIOKafkaProducer and AIOKafkaAdminClient
-    share: brokers, client id, security. The only place the SASL password is revealed."""
+    share: brokers, client id, security; with `role`, the further `[kafka.client]` options and
+    that role's own (client_options.py). The only place the SASL password is revealed."""
     ssl_context = None
     if settings.security_protocol in SSL_PROTOCOLS:
         ssl_context = create_ssl_context(
@@ -584,4 +667,5 @@ def kafka_client_options(settings: Settings) -> dict[str, object]:
         "sasl_mechanism": settings.sasl_mechanism or "PLAIN",  # aiokafka's default; unused
         "sasl_plain_username": settings.sasl_username,
         "sasl_plain_password": password.reveal() if password is not None else None,
+        **(settings.client_options.for_role(role) if role else {}),
     }

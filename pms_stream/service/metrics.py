@@ -29,7 +29,14 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 from pms_stream.catair.layouts import LAYOUTS
 from pms_stream.statements.model import (
@@ -75,6 +82,11 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # The standard process_* metrics (CPU seconds, resident and virtual memory, open and
+        # maximum file descriptors, start time) on /metrics, from prometheus_client's collector.
+        # On a registry of their own: the snapshots on the metrics topic stay pms_* only.
+        self.process_registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.process_registry)
         r = self.registry
         # -- input and outputs
         self.messages_total = Counter("pms_messages_total", "Input messages consumed.", registry=r)
@@ -291,5 +303,6 @@ class Metrics:
         }
 
     def render(self) -> bytes:
-        """The Prometheus text exposition format (version 0.0.4) of the registry."""
-        return generate_latest(self.registry)
+        """The Prometheus text exposition format (version 0.0.4) of the registry, then the
+        process collector's."""
+        return generate_latest(self.registry) + generate_latest(self.process_registry)

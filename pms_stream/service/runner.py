@@ -139,7 +139,9 @@ class Service:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.exactly_once = settings.guarantee == "exactly_once"
-        self._kafka = kafka_client_options(settings)
+        self._kafka = kafka_client_options(settings)  # + the further [kafka.*] options by role:
+        self._consumer_kafka = kafka_client_options(settings, "consumer")
+        self._producer_kafka = kafka_client_options(settings, "producer")
         self._topics = {
             Sink.STATEMENTS: settings.statements_topic,
             Sink.REROUTE_ACKS: settings.reroute_acks_topic,
@@ -302,7 +304,7 @@ class Service:
 
     async def _start_kafka(self) -> None:
         s = self.settings
-        self._admin = AIOKafkaAdminClient(**self._kafka)
+        self._admin = AIOKafkaAdminClient(**kafka_client_options(s, "admin"))
         try:
             await self._bounded(self._admin.start(), "bootstrap")
         except KafkaConnectionError:
@@ -316,7 +318,7 @@ class Service:
             await self._bounded(self._create_topics(), "topic creation")
         await self._bounded(self._read_limits(at_start=True), "topic limits")
         self._producer = AIOKafkaProducer(
-            **self._kafka,
+            **self._producer_kafka,
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
@@ -324,11 +326,11 @@ class Service:
         )
         await self._bounded(self._producer.start(), "producer start")
         # The reroute store is loaded before any input is read: no request meets a half store.
-        self._feed = StoreFeed(self._kafka, self.settings.statements_topic, self.store)
+        self._feed = StoreFeed(self._consumer_kafka, self.settings.statements_topic, self.store)
         await self._feed.start()
         self._feed_task = asyncio.create_task(self._feed.run())
         self._consumer = AIOKafkaConsumer(
-            **self._kafka,
+            **self._consumer_kafka,
             group_id=self.settings.group_id,
             group_instance_id=self.settings.group_instance_id,
             enable_auto_commit=False,
@@ -835,7 +837,7 @@ class Service:
         the previous owner's producer and completes or aborts its transaction, so the offset
         fetched next is stable."""
         producer = AIOKafkaProducer(
-            **self._kafka,
+            **self._producer_kafka,
             transactional_id=f"{self.settings.group_id}.{tp.topic}.{tp.partition}",
             enable_idempotence=True,
             transaction_timeout_ms=self.settings.transaction_timeout_ms,

@@ -351,6 +351,8 @@ class Assembler:
             self._close_statement()
         else:
             self._block = None
+            if block.overflow is not None:  # its statement was dead-lettered: the Y goes too,
+                raise _Reject(block.overflow)  # so that a redrive of them forms a whole block
             for n, (qr, raw) in enumerate(block.requests, 1):
                 self._emit_request(qr, raw, block, len(block.requests), n)
 
@@ -499,7 +501,8 @@ class Assembler:
         )
         if self._block is not None:
             self._block.overflow = (
-                f"record of a statement rejected for having more than {self.max_records} records"
+                f"record of a statement rejected for having more than {self.max_records} records "
+                "(max_records_per_statement)"
             )
         return True
 

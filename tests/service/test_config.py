@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import ssl
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_REROUTE_TODAY": "2026-11-20",
         "PMS_STATEMENT_KEY_SECRET": "k3y",
         "PMS_CONNECT_TIMEOUT_S": "4",
+        "PMS_COMMAND_TIMEOUT_S": "4.5",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -131,6 +133,7 @@ def test_every_field_has_an_environment_variable() -> None:
         transaction_timeout_ms=30000,
         transaction_retry_backoff_ms=50,
         session_timeout_ms=6000,
+        command_timeout_s=4.5,
         group_instance_id="pms-stream-0",
         reroute_today="2026-11-20",
         statement_key_secret=Password("k3y"),
@@ -501,3 +504,97 @@ def test_a_batch_timeout_not_under_half_the_stall_timeout_is_refused_naming_both
     assert "stall_timeout_s (environment variable PMS_STALL_TIMEOUT_S: 60 s)" in message
     assert "lower it below 30000" in message
     load_settings(env={"PMS_BATCH_TIMEOUT_MS": "29999", "PMS_STALL_TIMEOUT_S": "60"})
+
+
+# ---- issue 16: Kubernetes service links, further aiokafka options ---------------------------
+
+SERVICE_LINKS = {
+    "PMS_PORT": "tcp://10.96.0.12:8080",
+    "PMS_SERVICE_HOST": "10.96.0.12",
+    "PMS_SERVICE_PORT": "8080",
+    "PMS_SERVICE_PORT_METRICS": "8080",
+    "PMS_PORT_8080_TCP": "tcp://10.96.0.12:8080",
+    "PMS_PORT_8080_TCP_PROTO": "tcp",
+    "PMS_PORT_8080_TCP_PORT": "8080",
+    "PMS_PORT_8080_TCP_ADDR": "10.96.0.12",
+    "PMS_STREAM_METRICS_SERVICE_HOST": "10.96.0.13",
+    "PMS_STREAM_METRICS_PORT": "tcp://10.96.0.13:8080",
+}
+
+
+def test_kubernetes_service_link_variables_are_ignored_with_one_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = load_settings(env={**SERVICE_LINKS, "PMS_HTTP_PORT": "9100"})
+    assert settings.http_port == 9100
+    assert set(settings.ignored_env) == set(SERVICE_LINKS)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    settings_from_args(parser.parse_args([]), SERVICE_LINKS)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert "10.96.0.12" not in err  # names only, never values
+    assert "enableServiceLinks: false" in err
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("PMS_HTTP_PROT", "8080"),  # a typo stays an error
+        ("PMS_PORT", "8080"),  # the service-link PMS_PORT is tcp://host:port
+        ("PMS_SERVICE_HOST_NAME", "10.0.0.1"),
+        ("PMS_BOOTSTRAP_SERVER", "kafka:9092"),
+    ],
+)
+def test_a_real_typo_still_fails(var: str, value: str) -> None:
+    assert var in error_of(env={var: value})
+
+
+def test_further_kafka_options_from_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "pms.toml"
+    path.write_text(
+        "[pms]\nhttp_port = 9000\n"
+        "[pms.kafka.client]\nclient_id = 'pms-eu'\nrequest_timeout_ms = 20000\n"
+        "[pms.kafka.producer]\ncompression_type = 'gzip'\n"
+        "[pms.kafka.consumer]\nfetch_max_wait_ms = 100\n"
+    )
+    env = {"PMS_KAFKA_PRODUCER_COMPRESSION_TYPE": "lz4", "PMS_KAFKA_CONSUMER_CHECK_CRCS": "false"}
+    s = load_settings(env=env, config_file=str(path))
+    producer = kafka_client_options(s, "producer")
+    consumer = kafka_client_options(s, "consumer")
+    admin = kafka_client_options(s, "admin")
+    assert producer["compression_type"] == "lz4"  # the environment over the file
+    assert producer["client_id"] == consumer["client_id"] == admin["client_id"] == "pms-eu"
+    assert consumer["fetch_max_wait_ms"] == 100
+    assert consumer["check_crcs"] is False
+    assert "compression_type" not in consumer
+    assert "compression_type" not in admin
+    assert kafka_client_options(s)["client_id"] == "pms-stream"  # no role: no further options
+    # and aiokafka's constructors take them, next to what pms-stream sets itself
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    inspect.signature(AIOKafkaConsumer).bind(**consumer, isolation_level="read_committed")
+    inspect.signature(AIOKafkaProducer).bind(**producer, enable_idempotence=True, linger_ms=5)
+    inspect.signature(AIOKafkaAdminClient).bind(**admin)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"PMS_KAFKA_PRODUCER_COMPRESION_TYPE": "gzip"}, "did you mean compression_type?"),
+        ({"PMS_KAFKA_CONSUMER_ISOLATION_LEVEL": "read_uncommitted"}, "set by pms-stream"),
+        ({"PMS_KAFKA_PRODUCER_TRANSACTIONAL_ID": "x"}, "set by pms-stream"),
+        ({"PMS_KAFKA_CLIENT_REQUEST_TIMEOUT_MS": "soon"}, "expected an integer"),
+        ({"PMS_KAFKA_CLIENT_COMPRESSION_TYPE": "gzip"}, "client option 'compression_type'"),
+        ({"PMS_KAFKA_ADMIN_SASL_PLAIN_PASSWORD": "x"}, "set by pms-stream"),
+    ],
+)
+def test_further_kafka_options_are_checked(env: dict[str, str], expected: str) -> None:
+    assert expected in error_of(env=env)
+
+
+def test_an_unknown_kafka_table_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "pms.toml"
+    path.write_text("[kafka.streams]\nx = 1\n")
+    assert "[kafka.streams] is not one of" in error_of(env={}, config_file=str(path))

@@ -4,6 +4,7 @@ or statement number in any label, whatever the input), the text exposition and t
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import msgspec
@@ -223,3 +224,15 @@ def test_each_instance_has_its_own_registry() -> None:
     first.rebalances_total.inc()
     assert value(first, "pms_rebalances_total") == 1
     assert value(second, "pms_rebalances_total") == 0
+
+
+def test_the_process_collector_is_on_metrics() -> None:
+    text = Metrics().render().decode()
+    for name in (
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ):
+        assert re.search(rf"^{name} [0-9.e+]+$", text, re.MULTILINE), name
+    assert "process_" not in json.dumps(Metrics().snapshot())  # the metrics topic: pms_* only

@@ -38,6 +38,7 @@ def cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
+    base["PMS_ABI_PASSWORD"] = "PW1526"  # `reroute` refuses to send a request without one
     return subprocess.run(
         [EXE, *args],
         env={**base, **(env or {})},

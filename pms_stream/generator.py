@@ -35,6 +35,7 @@ from typing import Any, BinaryIO, Final, Literal
 from pms_stream.catair.codec import encode_record, layout_of
 from pms_stream.catair.fields import Field, Kind
 from pms_stream.catair.records import RECORD_TYPES, DeletedEntry, Fee
+from pms_stream.domain.calendar import working_days
 from pms_stream.domain.entry_numbers import check_digit, format_entry_number
 from pms_stream.domain.fee_classes import FEE_CLASSES, fee_class
 from pms_stream.statements import checks
@@ -473,13 +474,7 @@ _ALNUM: Final = _DIGITS + _LETTERS
 
 
 def _working_days(year: int, month: int) -> list[date]:
-    d = date(year, month, 1)
-    out: list[date] = []
-    while d.month == month:
-        if d.weekday() < 5:
-            out.append(d)
-        d += ONE_DAY
-    return out
+    return list(working_days(year, month))  # U.S. federal working days (payment calendar)
 
 
 def _sequence(n: int) -> str:

@@ -95,8 +95,8 @@ def test_a_statement_with_no_fees_and_no_daily_statement_detail_is_valid() -> No
         rh.fixed(
             ("Q3", 2),
             ("2726P10002", 10),
-            ("111026", 6),
-            ("111726", 6),
+            ("101626", 6),
+            ("102226", 6),
             ("B76", 3),
             rh.sp(12),
             rh.sp(11),

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pms_stream.commands import generate, parse, report, reroute, run, schema, send, tail
+from pms_stream.commands import forecast, generate, parse, report, reroute, run, schema, send, tail
 
-COMMANDS: tuple[ModuleType, ...] = (parse, report, generate, schema, run, send, tail, reroute)
+COMMANDS: tuple[ModuleType, ...] = (
+    parse,
+    report,
+    generate,
+    schema,
+    run,
+    send,
+    tail,
+    reroute,
+    forecast,
+)

@@ -1,5 +1,5 @@
 """Print the JSON Schema of every event pms-stream writes (statement, reroute_request,
-reroute_ack, rejected), generated from the msgspec model.
+reroute_ack, rejected; forecast, on the forecasts topic), generated from the msgspec model.
 
 examples:
   pms-stream schema > pms-stream.schema.json
@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from pms_stream.forecast.event import ForecastEvent
 from pms_stream.statements.model import (
     SCHEMA_VERSION,
     Event,
@@ -27,11 +28,12 @@ NAME = "schema"
 HELP = "print the JSON Schema of the events"
 
 _EVENTS: dict[str, Any] = {
-    "all": Event,
+    "all": Event | ForecastEvent,
     "statement": Statement,
     "reroute_request": RerouteRequestEvent,
     "reroute_ack": RerouteAckEvent,
     "rejected": RejectedEvent,
+    "forecast": ForecastEvent,  # on the forecasts topic
 }
 
 

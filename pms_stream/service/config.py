@@ -147,6 +147,11 @@ class Settings:
     transaction_retry_backoff_ms: int = 20  # the transactional producers' retry_backoff_ms
     session_timeout_ms: int = 10_000  # consumer group session; the broker allows 6000 and up
     reroute_today: str | None = None  # YYYY-MM-DD the reroute rules take as today (tests, replays)
+    # Back office (issue 17; docs/back-office.md): statement and forecast queries over HTTP,
+    # off unless a bearer token is set; the query store's retention (by due date) and size.
+    query_token: Password | None = None
+    query_retention_days: int = 400
+    query_max_statements: int = 100_000
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""

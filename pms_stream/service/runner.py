@@ -49,6 +49,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from pms_stream.reroute.handler import RerouteHandler
 from pms_stream.reroute.store import StatementStore
+from pms_stream.service.back_office import BackOffice
 from pms_stream.service.config import Settings, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
@@ -146,6 +147,7 @@ class Service:
         self._requests = RerouteHandler(self.store, today=today)
         self._feed: StoreFeed | None = None
         self._feed_task: asyncio.Task[None] | None = None
+        self.back_office = BackOffice(settings, today)  # queries, forecast (issue 17)
 
     # ---- health -------------------------------------------------------------------------------
 
@@ -179,7 +181,12 @@ class Service:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
         self._http = HttpServer(
-            self.settings.http_host, self.settings.http_port, self.metrics, self.healthy, self.ready
+            self.settings.http_host,
+            self.settings.http_port,
+            self.metrics,
+            self.healthy,
+            self.ready,
+            app=self.back_office.app,
         )
         await self._http.start()
         log.info("starting", settings=self.settings.redacted(), http_port=self._http.port)
@@ -218,6 +225,7 @@ class Service:
         self._feed = StoreFeed(self._kafka, self.settings.statements_topic, self.store)
         await self._feed.start()
         self._feed_task = asyncio.create_task(self._feed.run())
+        await self.back_office.start(self._kafka)
         self._consumer = AIOKafkaConsumer(
             **self._kafka,
             group_id=self.settings.group_id,
@@ -300,6 +308,7 @@ class Service:
         log.info("stopped", exit_code=self.exit_code)
 
     async def _close_kafka(self) -> None:
+        await self.back_office.stop()
         if self._feed_task is not None:
             self._feed_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

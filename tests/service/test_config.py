@@ -92,6 +92,9 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_SESSION_TIMEOUT_MS": "6000",
         "PMS_GROUP_INSTANCE_ID": "pms-stream-0",
         "PMS_REROUTE_TODAY": "2026-11-20",
+        "PMS_QUERY_TOKEN": "query-secret",
+        "PMS_QUERY_RETENTION_DAYS": "30",
+        "PMS_QUERY_MAX_STATEMENTS": "1000",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -131,7 +134,11 @@ def test_every_field_has_an_environment_variable() -> None:
         session_timeout_ms=6000,
         group_instance_id="pms-stream-0",
         reroute_today="2026-11-20",
+        query_token=Password("query-secret"),
+        query_retention_days=30,
+        query_max_statements=1000,
     )
+    assert "query-secret" not in repr(s.redacted())
     untested = {f for f in FIELDS if f not in {"ssl_cafile", "ssl_certfile", "ssl_keyfile"}}
     assert {n.removeprefix("PMS_").lower() for n in env} == untested
 

@@ -1,5 +1,6 @@
 """Print the JSON Schema of every event pms-stream writes (statement, reroute_request,
-reroute_ack, rejected; forecast, on the forecasts topic), generated from the msgspec model.
+reroute_ack, rejected; forecast, on the forecasts topic; statement_missing, on the metrics
+topic), generated from the msgspec model.
 
 examples:
   pms-stream schema > pms-stream.schema.json
@@ -15,6 +16,7 @@ from typing import Any
 import msgspec
 
 from pms_stream.forecast.event import ForecastEvent
+from pms_stream.missing.event import StatementMissingEvent
 from pms_stream.statements.model import (
     SCHEMA_VERSION,
     Event,
@@ -28,12 +30,13 @@ NAME = "schema"
 HELP = "print the JSON Schema of the events"
 
 _EVENTS: dict[str, Any] = {
-    "all": Event | ForecastEvent,
+    "all": Event | ForecastEvent | StatementMissingEvent,
     "statement": Statement,
     "reroute_request": RerouteRequestEvent,
     "reroute_ack": RerouteAckEvent,
     "rejected": RejectedEvent,
     "forecast": ForecastEvent,  # on the forecasts topic
+    "statement_missing": StatementMissingEvent,  # on the metrics topic
 }
 
 

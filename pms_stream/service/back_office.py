@@ -1,5 +1,6 @@
 """The back-office stage of the service: the statement query store, fed from the statements
-topic, and the query API on the HTTP server (docs/back-office.md).
+topic, and the query API on the HTTP server; the missing-statement watchdog
+(`missing_watch`, when `PMS_MISSING_WATCH` is on) (docs/back-office.md).
 
 Off unless `PMS_QUERY_TOKEN` is set. When on, its own feed (a second reader of the compacted
 statements topic, no consumer group, read_committed) loads the last `query_retention_days` of
@@ -26,6 +27,8 @@ from pms_stream.query.store import QueryStore
 from pms_stream.service.config import Settings
 from pms_stream.service.http import App
 from pms_stream.service.logs import get_logger
+from pms_stream.service.metrics import Metrics
+from pms_stream.service.missing_watch import MissingWatch
 from pms_stream.service.store_feed import StoreFeed
 
 __all__ = ["BackOffice"]
@@ -35,8 +38,15 @@ LOAD_TIMEOUT_S = 3600.0
 
 
 class BackOffice:
-    def __init__(self, settings: Settings, today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        today: Callable[[], date] = date.today,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.missing: MissingWatch | None = None
         self.store: QueryStore | None = None
         self.app: App | None = None
         self._feed: StoreFeed | None = None
@@ -54,6 +64,9 @@ class BackOffice:
         return self._feed is not None and self._feed.ready
 
     async def start(self, kafka: dict[str, Any]) -> None:
+        if self.settings.missing_watch:
+            self.missing = MissingWatch(self.settings, kafka, self.metrics.statements_missing.set)
+            self._tasks.append(asyncio.create_task(self._watch(self.missing)))
         if self.store is None:
             return
         self._feed = StoreFeed(kafka, self.settings.statements_topic, self.store)
@@ -73,6 +86,14 @@ class BackOffice:
             raise
         except Exception as exc:  # the queries stay at 503; statements keep flowing
             log.error("query store feed failed", error=repr(exc))
+
+    async def _watch(self, watch: MissingWatch) -> None:
+        try:
+            await watch.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the watchdog stops; statements keep flowing
+            log.error("missing-statement watchdog failed", error=repr(exc))
 
     async def stop(self) -> None:
         for task in self._tasks:

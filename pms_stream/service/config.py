@@ -38,9 +38,10 @@ import os
 import re
 import tomllib
 import types
-from collections.abc import Mapping
+import zoneinfo
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from aiokafka.helpers import create_ssl_context
@@ -152,6 +153,12 @@ class Settings:
     query_token: Password | None = None
     query_retention_days: int = 400
     query_max_statements: int = 100_000
+    # Missing-statement watchdog (issue 17): off by default; CBP's working-day time zone; a
+    # fixed local clock YYYY-MM-DDTHH:MM[:SS] for tests and replays; how often it looks.
+    missing_watch: bool = False
+    missing_watch_timezone: str = "America/New_York"
+    missing_watch_now: str | None = None
+    missing_watch_interval_s: float = 60.0
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""
@@ -452,6 +459,7 @@ def _check(settings: Settings, origin: Mapping[str, str], problems: _Problems) -
                 f"reroute_today ({where('reroute_today')}): {settings.reroute_today!r} is not a "
                 "date YYYY-MM-DD"
             )
+    _check_back_office(settings, where, problems)
     if settings.ssl_keyfile is not None and settings.ssl_certfile is None:
         problems.add(
             f"ssl_keyfile ({where('ssl_keyfile')}): set without ssl_certfile; the key belongs "
@@ -583,3 +591,24 @@ def kafka_client_options(settings: Settings) -> dict[str, object]:
         "sasl_plain_username": settings.sasl_username,
         "sasl_plain_password": password.reveal() if password is not None else None,
     }
+
+
+def _check_back_office(
+    settings: Settings, where: Callable[[str], str], problems: _Problems
+) -> None:
+    """The missing-statement watchdog's time zone and fixed clock (issue 17)."""
+    try:
+        zoneinfo.ZoneInfo(settings.missing_watch_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.add(
+            f"missing_watch_timezone ({where('missing_watch_timezone')}): "
+            f"{settings.missing_watch_timezone!r} is not an IANA time zone (America/New_York)"
+        )
+    if settings.missing_watch_now is not None:
+        try:
+            datetime.fromisoformat(settings.missing_watch_now)
+        except ValueError:
+            problems.add(
+                f"missing_watch_now ({where('missing_watch_now')}): "
+                f"{settings.missing_watch_now!r} is not a time YYYY-MM-DDTHH:MM[:SS]"
+            )

@@ -182,6 +182,12 @@ class Metrics:
             "Bytes of statement JSON held in the reroute store.",
             registry=r,
         )
+        self.statements_missing = Gauge(
+            "pms_statements_missing",
+            "Payers missing their statement of the current payment month after its 11th "
+            "working day (the missing-statement watchdog; 0 when it is off).",
+            registry=r,
+        )
         self.rebalances_total = Counter(
             "pms_rebalances_total", "Consumer group rebalances (revocations).", registry=r
         )

@@ -147,7 +147,7 @@ class Service:
         self._requests = RerouteHandler(self.store, today=today)
         self._feed: StoreFeed | None = None
         self._feed_task: asyncio.Task[None] | None = None
-        self.back_office = BackOffice(settings, today)  # queries, forecast (issue 17)
+        self.back_office = BackOffice(settings, today, self.metrics)  # issue 17
 
     # ---- health -------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ async def missing_events(bootstrap: str, topic: str) -> list[dict[str, object]]:
     return [
         json.loads(r.value)
         for r in received
-        if r.key is not None and r.key.startswith(b"statement_missing|")
+        if r.key is not None and r.key.startswith(b"statement_missing|") and r.value is not None
     ]
 
 
@@ -78,8 +79,9 @@ async def test_one_event_per_payer_and_month_across_restarts(
     try:
         await asyncio.gather(first.wait_ready(), second.wait_ready())
         for service in (first, second):
-            await poll_until(lambda s=service: gauge(s), lambda v: v == 1, timeout=30,
-                             what=f"{service.name} watching")  # fmt: skip
+            await poll_until(
+                partial(gauge, service), lambda v: v == 1, timeout=30, what=service.name
+            )
         await asyncio.sleep(3)  # several intervals of both instances
         assert len(await events()) == 1
     finally:

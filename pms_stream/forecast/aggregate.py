@@ -103,13 +103,24 @@ class ForecastBook:
         """Take in `statement`; the forecasts it changed (none when it is an older version)."""
         if statement.reroute_of is not None:
             return []
+        old = self._held.get(statement_id(statement))
+        self.load(statement)
+        new = self._held.get(statement_id(statement))
+        if new is None or new == old:
+            return []
+        keys = [new.key] if old is None or old.key == new.key else sorted({old.key, new.key})
+        return [event for key in keys if (event := self._publish(key)) is not None]
+
+    def load(self, statement: Statement) -> None:
+        """Take in `statement` while restoring: holdings only, nothing published (the
+        forecasts it made were published before; `restore` seeds them)."""
+        if statement.reroute_of is not None:
+            return
         sid = statement_id(statement)
         new = holding_of(statement)
         old = self._held.get(sid)
         if old is not None and old.final and not new.final:
-            return []  # a preliminary never replaces its final
-        if old == new:
-            return []
+            return
         if old is not None:
             group = self._by_key[old.key]
             del group[sid]
@@ -117,8 +128,19 @@ class ForecastBook:
                 del self._by_key[old.key]
         self._held[sid] = new
         self._by_key.setdefault(new.key, {})[sid] = new
-        keys = [new.key] if old is None or old.key == new.key else sorted({old.key, new.key})
+
+    def reconcile(self) -> list[ForecastEvent]:
+        """After a restore: the forecast of every key whose holdings and published forecast
+        disagree (none when the restore was complete)."""
+        keys = sorted(set(self._by_key) | set(self._published))
         return [event for key in keys if (event := self._publish(key)) is not None]
+
+    def amount_due_by_date(self) -> dict[date, Decimal]:
+        """Amount due over all payers, per due date."""
+        out: dict[date, Decimal] = {}
+        for key, event in self._published.items():
+            out[key.due_date] = out.get(key.due_date, ZERO) + event.amount_due
+        return out
 
     def forecasts(self) -> list[ForecastEvent]:
         """The current forecast of every key that has one, in key order."""

@@ -159,6 +159,9 @@ class Settings:
     missing_watch_timezone: str = "America/New_York"
     missing_watch_now: str | None = None
     missing_watch_interval_s: float = 60.0
+    # The ACH cash forecast stage (issue 17): off by default; its compacted output topic.
+    forecast: bool = False
+    forecasts_topic: str = "pms.forecasts"
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""

@@ -188,6 +188,13 @@ class Metrics:
             "working day (the missing-statement watchdog; 0 when it is off).",
             registry=r,
         )
+        self.forecast_amount_due = Gauge(
+            "pms_forecast_amount_due",
+            "ACH cash forecast: amount due over all payers on each of the latest 24 due dates, "
+            "in USD (the instance running the forecast task; a float for dashboards).",
+            ["due_date"],
+            registry=r,
+        )
         self.rebalances_total = Counter(
             "pms_rebalances_total", "Consumer group rebalances (revocations).", registry=r
         )

@@ -169,6 +169,12 @@ class Service:
             return False, f"restoring partitions {restoring}"
         return True, "ok"
 
+    def _runs_forecast(self) -> bool:
+        """The forecast task runs where partition 0 of the input topic is (issue 17)."""
+        return any(
+            tp.topic == self.settings.input_topic and tp.partition == 0 for tp in self._partitions
+        )
+
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -225,7 +231,7 @@ class Service:
         self._feed = StoreFeed(self._kafka, self.settings.statements_topic, self.store)
         await self._feed.start()
         self._feed_task = asyncio.create_task(self._feed.run())
-        await self.back_office.start(self._kafka)
+        await self.back_office.start(self._kafka, self._runs_forecast)
         self._consumer = AIOKafkaConsumer(
             **self._kafka,
             group_id=self.settings.group_id,

@@ -109,15 +109,7 @@ class ForecastStage:
             enable_idempotence=True,
             acks="all",
         )
-        consumer = AIOKafkaConsumer(
-            self.settings.statements_topic,
-            **self._kafka,
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-        )
+        consumer = _reader(self._kafka, self.settings.statements_topic)
         await producer.start()  # init_transactions: the previous leader is fenced from here on
         try:
             await consumer.start()
@@ -143,14 +135,7 @@ class ForecastStage:
 
     async def _restore(self, consumer: Any) -> ForecastBook:
         book = ForecastBook()
-        reader = AIOKafkaConsumer(
-            self.settings.forecasts_topic,
-            **self._kafka,
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-        )
+        reader = _reader(self._kafka, self.settings.forecasts_topic)
         await reader.start()
         try:
             for m in await _read_to_end(reader):
@@ -224,6 +209,19 @@ class ForecastStage:
             with contextlib.suppress(KeyError):
                 self._metrics.forecast_amount_due.remove(gone)
         self._gauge_dates = set()
+
+
+def _reader(kafka: dict[str, Any], topic: str) -> AIOKafkaConsumer:
+    """A read_committed consumer of every partition of `topic`, no group."""
+    return AIOKafkaConsumer(
+        topic,
+        **kafka,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=16 * 1024 * 1024,  # statements of up to 10 MiB and more
+    )
 
 
 def _decode(value: bytes | None) -> Statement | None:

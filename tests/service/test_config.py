@@ -95,6 +95,12 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_QUERY_TOKEN": "query-secret",
         "PMS_QUERY_RETENTION_DAYS": "30",
         "PMS_QUERY_MAX_STATEMENTS": "1000",
+        "PMS_MISSING_WATCH": "true",
+        "PMS_MISSING_WATCH_TIMEZONE": "America/Chicago",
+        "PMS_MISSING_WATCH_NOW": "2026-11-18T09:00",
+        "PMS_MISSING_WATCH_INTERVAL_S": "5",
+        "PMS_FORECAST": "true",
+        "PMS_FORECASTS_TOPIC": "fc",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -137,6 +143,12 @@ def test_every_field_has_an_environment_variable() -> None:
         query_token=Password("query-secret"),
         query_retention_days=30,
         query_max_statements=1000,
+        missing_watch=True,
+        missing_watch_timezone="America/Chicago",
+        missing_watch_now="2026-11-18T09:00",
+        missing_watch_interval_s=5.0,
+        forecast=True,
+        forecasts_topic="fc",
     )
     assert "query-secret" not in repr(s.redacted())
     untested = {f for f in FIELDS if f not in {"ssl_cafile", "ssl_certfile", "ssl_keyfile"}}
@@ -483,3 +495,15 @@ def test_client_options_sasl_ssl_reveal_the_password_only_here() -> None:
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
     assert options["sasl_plain_username"] == "pms"
     assert isinstance(options["ssl_context"], ssl.SSLContext)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"PMS_MISSING_WATCH_TIMEZONE": "Mars/Olympus"}, "not an IANA time zone"),
+        ({"PMS_MISSING_WATCH_NOW": "yesterday"}, "not a time YYYY-MM-DDTHH:MM"),
+    ],
+)
+def test_missing_watch_clock_settings_are_checked(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(env=env)

@@ -161,3 +161,21 @@ def test_size_bounds_memory_measured() -> None:
     bounded, bounded_used = measure(200)
     assert bounded <= 200
     assert bounded_used < 200 * per_statement * 1.5
+
+
+def test_forecast_route() -> None:
+    from pms_stream.forecast.aggregate import ForecastBook
+
+    book = ForecastBook()
+    for s in statements(40, seed=3):
+        book.apply(s)
+    rows = book.forecasts()
+    api = QueryApi(QueryStore(), TOKEN, lambda: True, book.forecasts)
+    status, body = get(api, "/forecast")
+    assert status == 200
+    assert len(body["forecasts"]) == len(rows)
+    day = rows[0].due_date.isoformat()
+    status, body = get(api, f"/forecast?from={day}&to={day}&payer={rows[0].payer}")
+    assert [(f["payer"], f["due_date"]) for f in body["forecasts"]] == [(rows[0].payer, day)]
+    assert get(api, "/forecast?from=soon")[0] == 400
+    assert get(api_for(QueryStore()), "/forecast")[0] == 404  # the stage is not running

@@ -599,7 +599,10 @@ def kafka_client_options(settings: Settings) -> dict[str, object]:
 def _check_back_office(
     settings: Settings, where: Callable[[str], str], problems: _Problems
 ) -> None:
-    """The missing-statement watchdog's time zone and fixed clock (issue 17)."""
+    """The missing-statement watchdog's time zone and fixed clock (issue 17), when it is on
+    (the system's time zone database is needed only then)."""
+    if not settings.missing_watch:
+        return
     try:
         zoneinfo.ZoneInfo(settings.missing_watch_timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

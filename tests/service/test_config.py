@@ -506,4 +506,5 @@ def test_client_options_sasl_ssl_reveal_the_password_only_here() -> None:
 )
 def test_missing_watch_clock_settings_are_checked(env: dict[str, str], problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
-        load_settings(env=env)
+        load_settings(env={"PMS_MISSING_WATCH": "true", **env})
+    load_settings(env=env)  # not checked while the watchdog is off

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from pms_stream.commands import (
+    forecast,
     generate,
     parse,
     redrive,
@@ -26,4 +27,5 @@ COMMANDS: tuple[ModuleType, ...] = (
     tail,
     reroute,
     redrive,
+    forecast,
 )

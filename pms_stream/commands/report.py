@@ -54,7 +54,8 @@ class UsageError(Exception):
     """A problem with the command line or its files: exit status 2."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """FILE|- and --input (also used by `pms-stream forecast`)."""
     parser.add_argument(
         "file", metavar="FILE|-", help="records or JSON lines, or - for standard input"
     )
@@ -64,6 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="what FILE holds (default auto: JSON lines when it starts with '{')",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_input_arguments(parser)
     parser.add_argument(
         "--names",
         metavar="NAMES_FILE",

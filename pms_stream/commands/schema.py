@@ -1,8 +1,8 @@
 """Print the JSON Schema of every event pms-stream writes (statement, reroute_request,
-reroute_ack, rejected, and on the metrics topic statement_summary and metrics_snapshot),
-generated from the msgspec model. Money is a string with two decimals ("1234.56", with a
-pattern), dates YYYY-MM-DD (a pattern too); docs/statement-contract.md has each topic's key and
-headers.
+reroute_ack, rejected; forecast, on the forecasts topic; and on the metrics topic
+statement_summary, metrics_snapshot and statement_missing), generated from the msgspec model.
+Money is a string with two decimals ("1234.56", with a pattern), dates YYYY-MM-DD (a pattern
+too); docs/statement-contract.md has each topic's key and headers.
 
 examples:
   pms-stream schema > pms-stream.schema.json
@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from pms_stream.forecast.event import ForecastEvent
+from pms_stream.missing.event import StatementMissingEvent
 from pms_stream.statements.metrics_events import DATE, MONEY, MetricsSnapshot, StatementSummary
 from pms_stream.statements.model import (
     SCHEMA_VERSION,
@@ -31,15 +33,16 @@ NAME = "schema"
 HELP = "print the JSON Schema of the events"
 
 _EVENTS: dict[str, Any] = {
-    "all": Event,
     "statement": Statement,
     "reroute_request": RerouteRequestEvent,
     "reroute_ack": RerouteAckEvent,
     "rejected": RejectedEvent,
     "statement_summary": StatementSummary,
     "metrics_snapshot": MetricsSnapshot,
+    "forecast": ForecastEvent,  # on the forecasts topic
+    "statement_missing": StatementMissingEvent,  # on the metrics topic
 }
-_EVENTS["all"] = Event | StatementSummary | MetricsSnapshot
+_EVENTS["all"] = Event | StatementSummary | MetricsSnapshot | ForecastEvent | StatementMissingEvent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

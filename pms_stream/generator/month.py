@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
+from pms_stream.domain.calendar import working_days
 from pms_stream.domain.entry_numbers import check_digit
 from pms_stream.domain.fee_classes import FEE_CLASSES
 from pms_stream.generator.options import (
     MAX_AMOUNT,
     MPF_MAX,
     MPF_MIN,
-    ONE_DAY,
     CentTotals,
     Daily,
     Filer,
@@ -66,13 +66,7 @@ _ALNUM: Final = _DIGITS + _LETTERS
 
 
 def _working_days(year: int, month: int) -> list[date]:
-    d = date(year, month, 1)
-    out: list[date] = []
-    while d.month == month:
-        if d.weekday() < 5:
-            out.append(d)
-        d += ONE_DAY
-    return out
+    return list(working_days(year, month))  # U.S. federal working days (payment calendar)
 
 
 def _sequence(n: int) -> str:

@@ -46,9 +46,10 @@ import re
 import sys
 import tomllib
 import types
-from collections.abc import Mapping
+import zoneinfo
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from aiokafka.helpers import create_ssl_context
@@ -155,6 +156,20 @@ class Settings:
     # Kubernetes service-link variables that were ignored.
     client_options: ClientOptions = client_options.NONE
     ignored_env: tuple[str, ...] = ()
+    # Back office (issue 17; docs/back-office.md): statement and forecast queries over HTTP,
+    # off unless a bearer token is set; the query store's retention (by due date) and size.
+    query_token: Password | None = None
+    query_retention_days: int = 400
+    query_max_statements: int = 100_000
+    # Missing-statement watchdog (issue 17): off by default; CBP's working-day time zone; a
+    # fixed local clock YYYY-MM-DDTHH:MM[:SS] for tests and replays; how often it looks.
+    missing_watch: bool = False
+    missing_watch_timezone: str = "America/New_York"
+    missing_watch_now: str | None = None
+    missing_watch_interval_s: float = 60.0
+    # The ACH cash forecast stage (issue 17): off by default; its compacted output topic.
+    forecast: bool = False
+    forecasts_topic: str = "pms.forecasts"
 
     def redacted(self) -> dict[str, object]:
         """The settings as a dict fit for a log line: the password is masked."""
@@ -514,6 +529,7 @@ def _check(settings: Settings, origin: Mapping[str, str], problems: _Problems) -
             f"{settings.stall_timeout_s:g} s); an idle loop would look stalled: lower it below "
             f"{int(settings.stall_timeout_s * 500)}"
         )
+    _check_back_office(settings, where, problems)
     if settings.ssl_keyfile is not None and settings.ssl_certfile is None:
         problems.add(
             f"ssl_keyfile ({where('ssl_keyfile')}): set without ssl_certfile; the key belongs "
@@ -669,3 +685,27 @@ def kafka_client_options(
         "sasl_plain_password": password.reveal() if password is not None else None,
         **(settings.client_options.for_role(role) if role else {}),
     }
+
+
+def _check_back_office(
+    settings: Settings, where: Callable[[str], str], problems: _Problems
+) -> None:
+    """The missing-statement watchdog's time zone and fixed clock (issue 17), when it is on
+    (the system's time zone database is needed only then)."""
+    if not settings.missing_watch:
+        return
+    try:
+        zoneinfo.ZoneInfo(settings.missing_watch_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.add(
+            f"missing_watch_timezone ({where('missing_watch_timezone')}): "
+            f"{settings.missing_watch_timezone!r} is not an IANA time zone (America/New_York)"
+        )
+    if settings.missing_watch_now is not None:
+        try:
+            datetime.fromisoformat(settings.missing_watch_now)
+        except ValueError:
+            problems.add(
+                f"missing_watch_now ({where('missing_watch_now')}): "
+                f"{settings.missing_watch_now!r} is not a time YYYY-MM-DDTHH:MM[:SS]"
+            )

@@ -5,7 +5,9 @@ No framework: `asyncio.start_server` and HTTP/1.0-1.1 requests read up to their 
 - `GET`/`HEAD /healthz`: 200 "ok" while the process is alive and its loop not stalled, else 503
   and the reason (the runner's `healthy()`);
 - `GET`/`HEAD /readyz`: 200 once partitions are assigned and caught up, else 503 and the reason
-  (the runner's `ready()`).
+  (the runner's `ready()`);
+- the statement and forecast queries (`/statements`, `/forecast`) when an `app` is given
+  (`pms_stream.query.api`: bearer token, off without one).
 Any other path is 404, another method on these paths 405, a malformed request 400. Every
 response closes its connection. A request's headers are limited (8 KiB: 431 beyond), a client
 has a few seconds to send them (408 after) and to take the response, and at most
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from pms_stream.query.api import Answer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
 
@@ -38,6 +41,7 @@ MAX_CONNECTIONS = 64
 _REASONS = {
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
@@ -51,6 +55,7 @@ _PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 log = get_logger(__name__)
 
 Check = Callable[[], tuple[bool, str]]
+App = Callable[[str, str, dict[str, str]], Answer | None]  # method, target, headers (lower-case)
 
 
 class _Response:
@@ -99,6 +104,7 @@ class HttpServer:
         read_timeout_s: float = READ_TIMEOUT_S,
         max_header_bytes: int = MAX_HEADER_BYTES,
         max_connections: int = MAX_CONNECTIONS,
+        app: App | None = None,
     ) -> None:
         self.host = host
         self._port = port
@@ -107,6 +113,7 @@ class HttpServer:
         self._read_timeout_s = read_timeout_s
         self._max_header_bytes = max_header_bytes
         self._max_connections = max_connections
+        self._app = app
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._reading: dict[asyncio.StreamWriter, None] = {}  # still sending a request; oldest 1st
@@ -194,7 +201,9 @@ class HttpServer:
         if method is None or path is None:
             await self._send(writer, _text(400, "malformed request"))
             return
-        await self._send(writer, self._respond(method, path), head_only=method == "HEAD")
+        answer = self._app(method, *_target_and_headers(head)) if self._app else None
+        response = self._respond(method, path) if answer is None else _answered(answer)
+        await self._send(writer, response, head_only=method == "HEAD")
 
     def _respond(self, method: str, path: str) -> _Response:
         if path not in _PATHS:
@@ -235,3 +244,18 @@ def _request_line(head: bytes) -> tuple[str | None, str | None]:
         if not colon or not name or name != name.strip():
             return None, None
     return method, target.partition("?")[0]
+
+
+def _target_and_headers(head: bytes) -> tuple[str, dict[str, str]]:
+    """The request target (with its query) and headers (names lower-case) of a well-formed
+    request head (checked by `_request_line` first)."""
+    lines = head.decode("ascii")[: -len("\r\n\r\n")].split("\r\n")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.lower()] = value.strip()
+    return lines[0].split(" ")[1], headers
+
+
+def _answered(answer: Answer) -> _Response:
+    return _Response(answer.status, answer.body, answer.content_type, answer.headers)

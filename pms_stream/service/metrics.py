@@ -194,6 +194,19 @@ class Metrics:
             "Bytes of statement JSON held in the reroute store.",
             registry=r,
         )
+        self.statements_missing = Gauge(
+            "pms_statements_missing",
+            "Payers missing their statement of the current payment month after its 11th "
+            "working day (the missing-statement watchdog; 0 when it is off).",
+            registry=r,
+        )
+        self.forecast_amount_due = Gauge(
+            "pms_forecast_amount_due",
+            "ACH cash forecast: amount due over all payers on each of the latest 24 due dates, "
+            "in USD (the instance running the forecast task; a float for dashboards).",
+            ["due_date"],
+            registry=r,
+        )
         self.rebalances_total = Counter(
             "pms_rebalances_total", "Consumer group rebalances (revocations).", registry=r
         )

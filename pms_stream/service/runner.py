@@ -59,6 +59,7 @@ from aiokafka.structs import OffsetAndMetadata
 from pms_stream.reroute.store import StatementStore
 from pms_stream.service import admin
 from pms_stream.service.admin import EXIT_CONFIG, EXIT_FENCED, StartupError, TopicSpec
+from pms_stream.service.back_office import BackOffice
 from pms_stream.service.config import Settings, env_name, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
@@ -192,6 +193,7 @@ class Service:
         self._requests = RerouteHandler(self.store, today=today)
         self._feed: StoreFeed | None = None
         self._feed_task: asyncio.Task[None] | None = None
+        self.back_office = BackOffice(settings, today, self.metrics)  # issue 17
 
     # ---- health -------------------------------------------------------------------------------
 
@@ -215,6 +217,12 @@ class Service:
         if restoring:
             return False, f"restoring partitions {restoring}"
         return True, "ok"
+
+    def _runs_forecast(self) -> bool:
+        """The forecast task runs where partition 0 of the input topic is (issue 17)."""
+        return any(
+            tp.topic == self.settings.input_topic and tp.partition == 0 for tp in self._partitions
+        )
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -249,7 +257,14 @@ class Service:
 
     async def _start_http(self) -> None:
         s = self.settings
-        http = HttpServer(s.http_host, s.http_port, self.metrics, self.healthy, self.ready)
+        http = HttpServer(
+            s.http_host,
+            s.http_port,
+            self.metrics,
+            self.healthy,
+            self.ready,
+            app=self.back_office.app,
+        )
         try:
             await http.start()
         except OSError as exc:
@@ -300,6 +315,10 @@ class Service:
             TopicSpec(s.reroute_acks_topic, "reroute_acks_topic"),
             TopicSpec(s.metrics_topic, "metrics_topic"),
         ]
+        if s.forecast:  # the back office's compacted forecasts topic (issue 17)
+            specs.append(
+                TopicSpec(s.forecasts_topic, "forecasts_topic", (("cleanup.policy", "compact"),))
+            )
         return specs
 
     async def _start_kafka(self) -> None:
@@ -329,6 +348,7 @@ class Service:
         self._feed = StoreFeed(self._consumer_kafka, self.settings.statements_topic, self.store)
         await self._feed.start()
         self._feed_task = asyncio.create_task(self._feed.run())
+        await self.back_office.start(self._kafka, self._runs_forecast)
         self._consumer = AIOKafkaConsumer(
             **self._consumer_kafka,
             group_id=self.settings.group_id,
@@ -359,6 +379,7 @@ class Service:
         log.info("stopped", exit_code=self.exit_code)
 
     async def _close_kafka(self) -> None:
+        await self.back_office.stop()
         setting_up = list(self._setting_up.values())
         for task in setting_up:
             task.cancel()  # each stops the producer it started

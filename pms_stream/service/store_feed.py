@@ -13,21 +13,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer
 
-from pms_stream.reroute.store import StatementStore
 from pms_stream.service.logs import get_logger
 
-__all__ = ["StoreFeed"]
+__all__ = ["FedStore", "StoreFeed"]
 
 log = get_logger("pms_stream.store")
 
 
+class FedStore(Protocol):
+    """What a feed fills: the reroute store, or the query store (pms_stream.query.store)."""
+
+    retention: timedelta
+
+    def put(self, key: bytes | None, value: bytes | None) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+
 class StoreFeed:
-    def __init__(self, kafka: dict[str, Any], topic: str, store: StatementStore) -> None:
+    def __init__(self, kafka: dict[str, Any], topic: str, store: FedStore) -> None:
         self.topic = topic
         self.store = store
         self._consumer = AIOKafkaConsumer(

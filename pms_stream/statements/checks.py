@@ -26,6 +26,7 @@ from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
 from pms_stream.domain.money import money_text as _money
 from pms_stream.domain.statement_numbers import decode_statement_number
+from pms_stream.statements import calendar_checks
 from pms_stream.statements.model import Check, FeeAmount, HeaderDifference, Statement, Totals
 
 __all__ = ["fee_sums", "header_differences", "run"]
@@ -70,6 +71,7 @@ def run(statement: Statement, b: BRecord | None, q5: Q5Record | None) -> list[Ch
     found.extend(_entry_numbers(statement))
     found.extend(_statement_number(statement))
     found.extend(_headers(statement, b, q5))
+    found.extend(calendar_checks.run(statement))  # payment calendar (issue 17)
     return found
 
 

@@ -60,7 +60,7 @@ def z_record() -> str:
 
 def b_record(status: str, payment: str, importer: str, branch: str) -> str:
     return fixed(("B", 1), sp(2), ("2704", 4), ("B76", 3), ("MS", 2), (status, 1),
-                 ("2726P10001", 10), ("111026", 6), (payment, 1), (importer.ljust(12), 12),
+                 ("2726P10001", 10), ("101626", 6), (payment, 1), (importer.ljust(12), 12),
                  (branch.ljust(2), 2), ("01", 2), sp(4), sp(3), sp(2), sp(1), sp(3),
                  sp(21))  # fmt: skip
 
@@ -109,7 +109,7 @@ def totals_records(
     """`kinds` "Q3 Q4 QE" or "Q5 Q6 QJ"; amounts are duty, tax, ADD, CVD, amount due."""
     first, second, fees_kind = kinds.split()
     duty, tax, add, cvd, due = amounts
-    head = fixed((first, 2), ("2726P10001", 10), ("111026", 6), ("111726", 6), ("B76", 3),
+    head = fixed((first, 2), ("2726P10001", 10), ("101626", 6), ("102226", 6), ("B76", 3),
                  (importer.ljust(12), 12), cents(duty), cents(tax), sp(19))  # fmt: skip
     return [head, fixed((second, 2), cents(add), cents(cvd), cents(due), sp(45)),
             *fee_records(fees_kind, fees)]  # fmt: skip
@@ -221,7 +221,7 @@ def header(
               47: "BUREAU OF CUSTOMS AND BORDER PROTECTION", 121: "PAGE:"},
              R(131, str(page))),
         line({51: "AUTOMATED COMMERCIAL ENVIRONMENT", 101: "STATEMENT PRINT DATE:",
-              124: "11/10/26"}),
+              124: "10/16/26"}),
         line({43: f"PERIODIC MONTHLY STATEMENT REPORT ({status.ljust(11)})",
               96: "CLIENT BRANCH DESIGNATION:", **({124: branch} if branch else {})}),
         line({109: "PROCESS DATE:", **({123: process} if process else {})}),

@@ -216,6 +216,7 @@ def test_dashboard_json_is_a_grafana_dashboard_with_the_two_rows() -> None:
         "amount due by filer",
         "fee class",
         "final minus preliminary",
+        "amount due by due date",
     ):
         assert wanted in titles, f"no panel for {wanted!r}"
 
@@ -375,6 +376,8 @@ async def test_every_dashboard_query_and_alert_expression_returns_data_from_a_re
         PMS_IDLE_TIMEOUT_S="4",
         PMS_REROUTE_TODAY=reroute_today.isoformat(),
         PMS_METRICS_INTERVAL_S="5",
+        PMS_FORECAST="true",  # the "amount due by due date" panel
+        PMS_FORECASTS_TOPIC=topics.statements + "-forecasts",
     )
     prometheus = PrometheusProcess(tmp_path / "prometheus")
     config = scrape_config(prometheus, service.port)

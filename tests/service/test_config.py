@@ -96,6 +96,15 @@ def test_every_field_has_an_environment_variable() -> None:
         "PMS_STATEMENT_KEY_SECRET": "k3y",
         "PMS_CONNECT_TIMEOUT_S": "4",
         "PMS_COMMAND_TIMEOUT_S": "4.5",
+        "PMS_QUERY_TOKEN": "query-secret",
+        "PMS_QUERY_RETENTION_DAYS": "30",
+        "PMS_QUERY_MAX_STATEMENTS": "1000",
+        "PMS_MISSING_WATCH": "true",
+        "PMS_MISSING_WATCH_TIMEZONE": "America/Chicago",
+        "PMS_MISSING_WATCH_NOW": "2026-11-18T09:00",
+        "PMS_MISSING_WATCH_INTERVAL_S": "5",
+        "PMS_FORECAST": "true",
+        "PMS_FORECASTS_TOPIC": "fc",
         **SASL_ENV,
     }
     s = load_settings(env=env)
@@ -138,8 +147,18 @@ def test_every_field_has_an_environment_variable() -> None:
         reroute_today="2026-11-20",
         statement_key_secret=Password("k3y"),
         connect_timeout_s=4.0,
+        query_token=Password("query-secret"),
+        query_retention_days=30,
+        query_max_statements=1000,
+        missing_watch=True,
+        missing_watch_timezone="America/Chicago",
+        missing_watch_now="2026-11-18T09:00",
+        missing_watch_interval_s=5.0,
+        forecast=True,
+        forecasts_topic="fc",
     )
     assert "k3y" not in repr(s.redacted())
+    assert "query-secret" not in repr(s.redacted())
     untested = {f for f in FIELDS if f not in {"ssl_cafile", "ssl_certfile", "ssl_keyfile"}}
     assert {n.removeprefix("PMS_").lower() for n in env} == untested
 
@@ -598,3 +617,16 @@ def test_an_unknown_kafka_table_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "pms.toml"
     path.write_text("[kafka.streams]\nx = 1\n")
     assert "[kafka.streams] is not one of" in error_of(env={}, config_file=str(path))
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"PMS_MISSING_WATCH_TIMEZONE": "Mars/Olympus"}, "not an IANA time zone"),
+        ({"PMS_MISSING_WATCH_NOW": "yesterday"}, "not a time YYYY-MM-DDTHH:MM"),
+    ],
+)
+def test_missing_watch_clock_settings_are_checked(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(env={"PMS_MISSING_WATCH": "true", **env})
+    load_settings(env=env)  # not checked while the watchdog is off

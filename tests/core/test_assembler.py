@@ -201,7 +201,7 @@ def test_b_and_q3_header_differences_are_in_the_json() -> None:
     doc = as_json(statement)
     assert doc["header_differences"] == [
         {"field": "statement_number", "shown": "Q3", "q3": "2726P10001", "b": "2726P10009"},
-        {"field": "print_date", "shown": "Q3", "q3": "2026-11-10", "b": "2026-11-11"},
+        {"field": "print_date", "shown": "Q3", "q3": "2026-10-16", "b": "2026-11-11"},
         {"field": "filer_code", "shown": "Q3", "q3": "B76", "b": "C12"},
     ]
     messages = [c.message for c in statement.checks if c.code == "header_mismatch"]

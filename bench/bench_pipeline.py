@@ -78,6 +78,7 @@ from bench.bench_parse import cpu_model, git_state
 from pms_stream.generator import GenerateOptions, generate
 from pms_stream.packing import messages
 from pms_stream.service.config import Settings
+from pms_stream.stream.partition_task import Checkpoint
 from pms_testkit.kafka_helpers import (
     consume_to_end,
     create_topic,
@@ -835,8 +836,8 @@ async def checkpoints_at_end(ctx: Context, topics: Topics, ends: dict[int, int])
             offsets: dict[Any, Any] = await admin.list_consumer_group_offsets(topics.group)
             through = {}
             for tp, meta in offsets.items():
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    through[tp.partition] = json.loads(meta.metadata or "{}")["n"]
+                checkpoint = Checkpoint.from_committed(meta.offset, meta.metadata or "")
+                through[tp.partition] = checkpoint.emitted_through
             if all(through.get(p, -1) >= end for p, end in ends.items()):
                 return
             if time.monotonic() > deadline:

@@ -31,7 +31,7 @@ from pms_stream.generator import Generated
 from pms_stream.packing import messages
 from pms_stream.reroute.request import build_request
 from pms_stream.stream.outputs import reassemble
-from pms_testkit.kafka_helpers import Received
+from pms_testkit.kafka_helpers import Received, fresh_hex
 
 EXE = str(Path(sys.executable).with_name("pms-stream"))
 
@@ -54,9 +54,7 @@ class Topics:
 
     @classmethod
     def new(cls, prefix: str) -> Topics:
-        import uuid
-
-        u = uuid.uuid4().hex[:12]
+        u = fresh_hex(12)
         return cls(
             f"{prefix}-{u}-in",
             f"{prefix}-{u}-statements",

@@ -551,7 +551,7 @@ def test_header_values_follow_the_chapter_tables_and_say_which_record_they_are_f
     y = y_record(len(body))
     y = y[:7] + "C12" + y[10:]
     (statement,) = assemble([_b_differing(), *body, y])
-    b_note = "STATEMENT # FROM B, Q3 2726P10001; PRINT DATE FROM B, Q3 11/10/26; " + (
+    b_note = "STATEMENT # FROM B, Q3 2726P10001; PRINT DATE FROM B, Q3 10/16/26; " + (
         "BROKER/FILER# FROM B, Q3 B76"
     )
     q3_note = "STATEMENT # FROM Q3, B 2726P10009; PRINT DATE FROM Q3, B 11/11/26; " + (
@@ -560,7 +560,7 @@ def test_header_values_follow_the_chapter_tables_and_say_which_record_they_are_f
     for render, number, printed, filer, note in [
         (render_detail, "2726P10009", "11/11/26", "C12", b_note),
         (render_deleted, "2726P10009", "11/11/26", "C12", b_note),
-        (render_preliminary, "2726P10001", "11/10/26", "B76", q3_note),
+        (render_preliminary, "2726P10001", "10/16/26", "B76", q3_note),
     ]:
         page = render(statement, "X")[0]
         check_page(page)

@@ -117,11 +117,15 @@ async def test_metrics_are_prometheus_text(server: HttpServer, state: State) -> 
 
 @pytest.mark.asyncio
 async def test_head_has_the_headers_and_no_body(server: HttpServer) -> None:
-    full = await get(server.port, "/metrics")
-    head = await get(server.port, "/metrics", "HEAD")
+    full = await get(server.port, "/healthz")
+    head = await get(server.port, "/healthz", "HEAD")
     assert head.status == 200
     assert head.body == b""
     assert head.headers["content-length"] == str(len(full.body))
+    # /metrics too; its length moves between two calls (process_* CPU and memory figures)
+    head = await get(server.port, "/metrics", "HEAD")
+    assert (head.status, head.body) == (200, b"")
+    assert int(head.headers["content-length"]) > 1000
 
 
 @pytest.mark.asyncio

@@ -186,26 +186,19 @@ async def connected(
             await asyncio.wait_for(client.stop(), 5)
 
 
-async def _describe_denied(client: Any, topic: str) -> bool:
-    """Whether the broker refuses to describe `topic`: asked by name, since a metadata answer
-    for all topics just leaves out those the user may not describe (ACLs). Never creates it."""
-    from aiokafka.protocol.metadata import MetadataRequest  # noqa: PLC0415
-
-    node = client.get_random_node()
-    request = MetadataRequest([topic], allow_auto_topic_creation=False)
-    response = await client.send(node, request)
-    denied = TopicAuthorizationFailedError.errno
-    return any(entry[0] == denied and entry[1] == topic for entry in response.topics)
-
-
 async def require_topic(client: Any, settings: Settings, topic: str) -> Any:
     """Fail with exit 4 (6 when denied) unless `topic` exists; names close ones in the message.
     `client` is the producer's or consumer's `AIOKafkaClient`; returns its ClusterMetadata."""
+    # service.admin (structlog and all) only once a command talks to Kafka, not at CLI import
+    from pms_stream.service.admin import undescribable  # noqa: PLC0415
+
     what = f"reading the metadata of {topic!r}"
     cluster = await bounded(client.fetch_all_metadata(), settings, what)
     topics = set(cluster.topics(exclude_internal_topics=True))
+    # A topic the user may not describe is left out of an answer for all topics: ask by name.
     if topic in cluster.unauthorized_topics or (
-        topic not in topics and await bounded(_describe_denied(client, topic), settings, what)
+        topic not in topics
+        and topic in await bounded(undescribable(client, [topic]), settings, what)
     ):
         raise _classify(TopicAuthorizationFailedError(), settings, topic)
     if topic not in topics:

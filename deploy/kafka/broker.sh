@@ -15,6 +15,10 @@
 # SCRAM-SHA-512). Each `up` creates the SCRAM user `pms` with a new random password (in
 # <state>/security/pms.password, mode 600) and, with openssl, a new CA and broker certificate
 # (<state>/security/ca.pem for clients); without openssl there is no SASL_SSL listener.
+# The broker runs Kafka's StandardAuthorizer open to all (allow.everyone.if.no.acl.found), with
+# one exception for the authorization tests: SCRAM user `pms-denied` (password in
+# <state>/security/pms-denied.password) may not use topics or groups named `pms-denied.*` and may
+# not write topics named `pms-readonly.*` (ACLs made by deploy/kafka/acls.py, which needs python3).
 #
 # Environment (see docs/local-broker.md):
 #   KAFKA_PORT               client (PLAINTEXT) port on 127.0.0.1, default 9092
@@ -52,6 +56,10 @@ LOG="$STATE/broker.log"
 SECURITY="$STATE/security"
 ENVFILE="$STATE/broker.env"
 SCRAM_USER=pms
+# The user the ACLs deny (acls.py): topics and groups DENIED_PREFIX*, writes to READONLY_PREFIX*.
+DENIED_USER=pms-denied
+DENIED_PREFIX=pms-denied.
+READONLY_PREFIX=pms-readonly.
 SCRAM_MECHANISMS=(SCRAM-SHA-256 SCRAM-SHA-512)
 CERT_DAYS=30
 START_TIMEOUT=${PMS_KAFKA_START_TIMEOUT:-90}
@@ -136,7 +144,7 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLA
 log.dirs=$STATE/data
 
 # SCRAM on the SASL listeners; the users are created at format time (StorageTool --add-scram).
-# Inter-broker and controller traffic stays PLAINTEXT; no authorizer: any user may do anything.
+# Inter-broker and controller traffic stays PLAINTEXT.
 sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=$jaas required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=$jaas required;
@@ -145,6 +153,15 @@ listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$jaas required;
 # TLS on SASL_SSL: unencrypted PKCS#8 key and certificate in one PEM file; no client certificates.
 listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location=$SECURITY/broker-keystore.pem
+
+# ACLs (KRaft's StandardAuthorizer, ACLs in the metadata log): a resource without any ACL is open
+# to everyone; ACLs exist only for user $DENIED_USER (deploy/kafka/acls.py). The PLAINTEXT
+# listeners (client, inter-broker, controller) authenticate nobody, so their principal,
+# User:ANONYMOUS, is a super user: the broker and controller talk to each other, and the tests
+# create topics and ACLs, whatever ACL exists.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=true
+super.users=User:ANONYMOUS
 
 # One node: replication 1 everywhere.
 default.replication.factor=1
@@ -241,6 +258,10 @@ write_envfile() {
         printf 'PMS_KAFKA_SASL_MECHANISMS=%s\n' "$(IFS=,; echo "${SCRAM_MECHANISMS[*]}")"
         printf 'PMS_KAFKA_SASL_USERNAME=%s\n' "$SCRAM_USER"
         printf 'PMS_KAFKA_SASL_PASSWORD_FILE=%q\n' "$SECURITY/$SCRAM_USER.password"
+        printf 'PMS_KAFKA_DENIED_USERNAME=%s\n' "$DENIED_USER"
+        printf 'PMS_KAFKA_DENIED_PASSWORD_FILE=%q\n' "$SECURITY/$DENIED_USER.password"
+        printf 'PMS_KAFKA_DENIED_PREFIX=%s\n' "$DENIED_PREFIX"
+        printf 'PMS_KAFKA_READONLY_PREFIX=%s\n' "$READONLY_PREFIX"
     } >"$ENVFILE"
 }
 
@@ -298,16 +319,19 @@ cmd_up() {
     done
     cmd_fetch
     command -v "$JAVA" >/dev/null || die "java not found: install a JDK 17+"
+    command -v python3 >/dev/null || die "python3 not found: it creates the broker's ACLs (acls.py)"
 
     rm -rf "$STATE/data" "$STATE/config" "$STATE/logs" "$STATE/security" "$LOG" "$ENVFILE"
     mkdir -p "$STATE/data" "$STATE/config" "$STATE/logs"
     mkdir -m 700 "$SECURITY"
-    # The password file is created 600 before the password is written into it.
-    local password password_file="$SECURITY/$SCRAM_USER.password" scram=() mechanism
-    password=$(new_password)
-    (umask 077; printf '%s\n' "$password" >"$password_file")
-    for mechanism in "${SCRAM_MECHANISMS[@]}"; do
-        scram+=(--add-scram "$mechanism=[name=$SCRAM_USER,password=$password]")
+    # Each password file is created 600 before the password is written into it.
+    local user password scram=() mechanism
+    for user in "$SCRAM_USER" "$DENIED_USER"; do
+        password=$(new_password)
+        (umask 077; printf '%s\n' "$password" >"$SECURITY/$user.password")
+        for mechanism in "${SCRAM_MECHANISMS[@]}"; do
+            scram+=(--add-scram "$mechanism=[name=$user,password=$password]")
+        done
     done
     make_certs || true
     write_config
@@ -321,9 +345,16 @@ cmd_up() {
         cat "$STATE/format.log" >&2
         die "formatting KRaft storage failed"
     fi
-    write_envfile
     start_jvm
     pid=$(cat "$PIDFILE")
+    # The ACLs go into the metadata log (they survive `restart`); `env` names the denied user
+    # only once they exist.
+    if ! python3 "$HERE/acls.py" "$HOST:$PORT" "$DENIED_USER" "$DENIED_PREFIX" "$READONLY_PREFIX"; then
+        stop_pid "$pid"
+        rm -f "$PIDFILE"
+        die "creating the ACLs failed; stopped pid $pid"
+    fi
+    write_envfile
     local elapsed
     elapsed=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
     local extra="SASL_PLAINTEXT $HOST:$SASL_PORT"

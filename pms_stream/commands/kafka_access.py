@@ -21,7 +21,7 @@ import difflib
 import logging
 import ssl
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from aiokafka.conn import collect_hosts, create_conn
@@ -186,15 +186,21 @@ async def connected(
             await asyncio.wait_for(client.stop(), 5)
 
 
-async def require_topic(
-    fetch_metadata: Callable[[], Awaitable[Any]], settings: Settings, topic: str
-) -> Any:
+async def require_topic(client: Any, settings: Settings, topic: str) -> Any:
     """Fail with exit 4 (6 when denied) unless `topic` exists; names close ones in the message.
-    `fetch_metadata` is the client's `fetch_all_metadata`; returns that ClusterMetadata."""
-    cluster = await bounded(fetch_metadata(), settings, f"reading the metadata of {topic!r}")
-    if topic in cluster.unauthorized_topics:
-        raise _classify(TopicAuthorizationFailedError(), settings, topic)
+    `client` is the producer's or consumer's `AIOKafkaClient`; returns its ClusterMetadata."""
+    # service.admin (structlog and all) only once a command talks to Kafka, not at CLI import
+    from pms_stream.service.admin import undescribable  # noqa: PLC0415
+
+    what = f"reading the metadata of {topic!r}"
+    cluster = await bounded(client.fetch_all_metadata(), settings, what)
     topics = set(cluster.topics(exclude_internal_topics=True))
+    # A topic the user may not describe is left out of an answer for all topics: ask by name.
+    if topic in cluster.unauthorized_topics or (
+        topic not in topics
+        and topic in await bounded(undescribable(client, [topic]), settings, what)
+    ):
+        raise _classify(TopicAuthorizationFailedError(), settings, topic)
     if topic not in topics:
         close = difflib.get_close_matches(topic, sorted(topics), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""

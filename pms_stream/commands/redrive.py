@@ -240,13 +240,13 @@ async def redrive(args: argparse.Namespace, settings: config.Settings) -> int:
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
     async with kafka_access.connected(consumer, settings, topic=rejects):
-        fetch = consumer._client.fetch_all_metadata
-        cluster = await kafka_access.require_topic(fetch, settings, rejects)
+        client = consumer._client
+        cluster = await kafka_access.require_topic(client, settings, rejects)
         messages = await _read_to_end(consumer, rejects, cluster.partitions_for_topic(rejects))
         letters = [d for d in _dead_letters(messages, rejects) if _selected(args, d)]
         done: set[str] = set()
         if letters and args.output is None:
-            cluster = await kafka_access.require_topic(fetch, settings, target)
+            cluster = await kafka_access.require_topic(client, settings, target)
             oldest = min(d.timestamp_ms for d in letters)
             partitions = cluster.partitions_for_topic(target)
             for m in await _read_to_end(consumer, target, partitions, oldest):

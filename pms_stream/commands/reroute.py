@@ -79,7 +79,7 @@ async def _send(settings: config.Settings, block: bytes, key: bytes) -> str:
         **config.kafka_client_options(settings, "producer"), enable_idempotence=True
     )
     async with kafka_access.connected(producer, settings, topic=topic):
-        await kafka_access.require_topic(producer.client.fetch_all_metadata, settings, topic)
+        await kafka_access.require_topic(producer.client, settings, topic)
         meta = await kafka_access.bounded(
             producer.send_and_wait(topic, block, key=key), settings, "sending"
         )

@@ -77,7 +77,7 @@ async def send(args: argparse.Namespace, settings: config.Settings, stream: Bina
     sent = 0
     bar = Progress()
     async with kafka_access.connected(producer, settings, topic=topic):
-        await kafka_access.require_topic(producer.client.fetch_all_metadata, settings, topic)
+        await kafka_access.require_topic(producer.client, settings, topic)
         futures = []
         for key, value in messages(stream, max(args.pack, 1), args.key_by, args.concatenate):
             partition = None if key is not None else args.partition

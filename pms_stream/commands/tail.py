@@ -89,7 +89,7 @@ async def tail(args: argparse.Namespace, settings: config.Settings) -> int:
     out = sys.stdout.buffer
     async with kafka_access.connected(consumer, settings, topic=topic):
         # The topic is checked before subscribing: a typo is one line, not a retry per second.
-        await kafka_access.require_topic(consumer._client.fetch_all_metadata, settings, topic)
+        await kafka_access.require_topic(consumer._client, settings, topic)
         consumer.subscribe([topic])
         last = time.monotonic()
         try:

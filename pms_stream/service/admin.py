@@ -39,8 +39,10 @@ from aiokafka.errors import (
     KafkaError,
     ProducerFenced,
     SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
     UnsupportedSaslMechanismError,
 )
+from aiokafka.protocol.metadata import MetadataRequest
 
 from pms_stream.service.config import Settings, env_name
 from pms_stream.service.logs import get_logger
@@ -56,6 +58,7 @@ __all__ = [
     "explain",
     "explain_bootstrap_failure",
     "http_bind_failure",
+    "undescribable",
     "unreachable",
 ]
 
@@ -113,6 +116,29 @@ async def _broker_limits(admin: AIOKafkaAdminClient, broker: int) -> dict[str, i
     return found
 
 
+async def undescribable(client: Any, names: Iterable[str]) -> set[str]:
+    """The topics of `names` the broker refuses to describe to this user (ACLs). Asked by name:
+    a metadata answer for all topics leaves them out, as if they did not exist. `client` is an
+    `AIOKafkaClient`; the request never creates a topic."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return set()
+    request = MetadataRequest(wanted, allow_auto_topic_creation=False)
+    response = await client.send(client.get_random_node(), request)
+    denied = TopicAuthorizationFailedError.errno
+    return {entry[1] for entry in response.topics if entry[0] == denied}
+
+
+def not_authorized(settings: Settings, what: str) -> StartupError:
+    """The line (exit 1) for a user the broker's ACLs refuse `what`."""
+    user = settings.sasl_username or "ANONYMOUS"
+    return StartupError(
+        f"not authorized by Kafka at {settings.bootstrap_servers}: {what} for user {user!r}; "
+        f"grant it the ACLs of docs/operations.md on group {settings.group_id!r} and the "
+        "service's topics"
+    )
+
+
 async def check_against_broker(
     settings: Settings, admin: AIOKafkaAdminClient, topics: Iterable[TopicSpec]
 ) -> None:
@@ -139,6 +165,11 @@ async def check_against_broker(
         )
     existing = set(await admin.list_topics())
     specs = list(topics)
+    hidden = await undescribable(admin._client, [t.name for t in specs if t.name not in existing])
+    if hidden:
+        settings_of = {t.name: _setting(t.setting) for t in specs}
+        names = ", ".join(f"{name!r} ({settings_of[name]})" for name in sorted(hidden))
+        raise not_authorized(s, f"topics {names} may not be described (TOPIC_AUTHORIZATION_FAILED)")
     if s.create_topics:
         missing = [t for t in specs if t.name not in existing]
         if missing and s.replication_factor > len(brokers):
@@ -264,11 +295,7 @@ def explain(settings: Settings, exc: BaseException) -> tuple[int, str]:
         )
     name = type(exc).__name__
     if "Authorization" in name:
-        user = settings.sasl_username or "ANONYMOUS"
-        return EXIT_INFRA, (
-            f"not authorized: {name} ({exc}) for user {user!r}; grant it the ACLs of "
-            f"docs/operations.md on group {settings.group_id!r} and the service's topics"
-        )
+        return EXIT_INFRA, str(not_authorized(settings, f"{name} ({exc})"))
     if isinstance(exc, KafkaConnectionError):
         return EXIT_INFRA, str(unreachable(settings)) + f" ({exc})"
     return EXIT_INFRA, f"service failed: {exc!r}"

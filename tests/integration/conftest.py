@@ -10,6 +10,10 @@ its password and the CA file clients trust, taken, first match wins:
 3. from ``deploy/kafka/broker.sh env``: the local broker ``kafka_bootstrap`` answers on, which
    creates user ``pms`` with a fresh password and a fresh CA and broker certificate at each ``up``.
 
+``denied_user`` gives, from the same source, the SCRAM user the broker's ACLs refuse (broker.sh
+creates ``pms-denied``, denied topics and groups ``pms-denied.*`` and writes to ``pms-readonly.*``;
+see deploy/kafka/acls.py) for the authorization tests.
+
 When they cannot be had the tests that request them fail (also, and especially, under ``CI``);
 they never skip. Only ``PMS_KAFKA_TEST_SECURITY=0``, set explicitly, deselects them (an external
 cluster without SASL listeners). The variable is in the ``PMS_KAFKA_`` namespace, which
@@ -162,9 +166,19 @@ def _security(values: dict[str, str], where: str) -> BrokerSecurity:
     )
 
 
-@pytest.fixture(scope="session")
-def broker_security(kafka_bootstrap: str) -> BrokerSecurity:
-    """The SASL/SCRAM and TLS details of the broker at ``kafka_bootstrap`` (module docstring)."""
+@dataclass(frozen=True)
+class DeniedUser:
+    """The SCRAM user the broker's ACLs refuse: every topic and group named ``denied_prefix``...,
+    and writes to topics named ``readonly_prefix``... (it may describe and read those)."""
+
+    username: str
+    password: str = field(repr=False)
+    denied_prefix: str
+    readonly_prefix: str
+
+
+def _security_env(kafka_bootstrap: str) -> tuple[dict[str, str], str]:
+    """The KEY=VALUE lines that describe the broker, and where they came from."""
     configured = os.environ.get(SECURITY_ENV, "").strip()
     if configured:
         try:
@@ -180,12 +194,43 @@ def broker_security(kafka_bootstrap: str) -> BrokerSecurity:
     else:
         text, where = _local_env(), f"`{BROKER_SCRIPT.relative_to(REPO)} env`"
     try:
-        security = _security(parse_env(text), where)
+        return parse_env(text), where
     except ValueError as exc:
         _no_security(f"{where}: {exc}")
-    if not configured and security.plaintext_bootstrap != kafka_bootstrap:
+
+
+@pytest.fixture(scope="session")
+def broker_security(kafka_bootstrap: str) -> BrokerSecurity:
+    """The SASL/SCRAM and TLS details of the broker at ``kafka_bootstrap`` (module docstring)."""
+    values, where = _security_env(kafka_bootstrap)
+    security = _security(values, where)
+    if (
+        not os.environ.get(SECURITY_ENV, "").strip()
+        and security.plaintext_bootstrap != kafka_bootstrap
+    ):
         _no_security(
             f"{where} describes the broker at {security.plaintext_bootstrap}, but the tests use "
             f"{kafka_bootstrap} (another broker answers there)"
         )
     return security
+
+
+@pytest.fixture(scope="session")
+def denied_user(kafka_bootstrap: str, broker_security: BrokerSecurity) -> DeniedUser:
+    """The user the broker's ACLs refuse, on the listeners of ``broker_security``."""
+    values, where = _security_env(kafka_bootstrap)
+    keys = ("USERNAME", "PASSWORD_FILE", "PREFIX")
+    names = [f"PMS_KAFKA_DENIED_{k}" for k in keys] + ["PMS_KAFKA_READONLY_PREFIX"]
+    if missing := [name for name in names if not values.get(name)]:
+        _no_security(f"{where}: no {', '.join(missing)} (the user the ACLs refuse)")
+    password_file = Path(values["PMS_KAFKA_DENIED_PASSWORD_FILE"])
+    try:
+        password = password_file.read_text().strip()
+    except OSError as exc:
+        _no_security(f"{where}: {exc}")
+    return DeniedUser(
+        username=values["PMS_KAFKA_DENIED_USERNAME"],
+        password=password,
+        denied_prefix=values["PMS_KAFKA_DENIED_PREFIX"],
+        readonly_prefix=values["PMS_KAFKA_READONLY_PREFIX"],
+    )

@@ -47,7 +47,7 @@ SETTINGS = Settings(bootstrap_servers="kafka-0:9092", group_id="pms", sasl_usern
         (
             GroupAuthorizationFailedError("pms"),
             EXIT_INFRA,
-            "not authorized: GroupAuthorizationFailedError",
+            "not authorized by Kafka at kafka-0:9092: GroupAuthorizationFailedError",
         ),
         (KafkaConnectionError("Unable to bootstrap"), EXIT_INFRA, "no Kafka broker at kafka-0"),
         (RuntimeError("boom"), EXIT_INFRA, "service failed: RuntimeError('boom')"),

@@ -56,6 +56,8 @@ __all__ = [
     "explain",
     "explain_bootstrap_failure",
     "http_bind_failure",
+    "max_request_bytes",
+    "topic_specs",
     "unreachable",
 ]
 
@@ -88,6 +90,30 @@ class TopicSpec:
     name: str
     setting: str  # the setting that names it, e.g. "input_topic"
     configs: tuple[tuple[str, str], ...] = ()
+
+
+def max_request_bytes(settings: Settings) -> int:
+    """The largest request a producer sends, and the `max.message.bytes` the statements and
+    rejects topics are created with. A statement of 9,999 daily statements is about 3.5 MB of
+    JSON, over Kafka's default 1 MB: those topics take max_statement_bytes, the producers send
+    it; a larger output becomes a reject (`outputs.fit`)."""
+    return max(settings.max_statement_bytes, settings.max_message_bytes) + 65_536
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic the service reads or writes, with the configuration it creates them with."""
+    s = settings
+    big = (("max.message.bytes", str(max_request_bytes(s))),)
+    specs = [TopicSpec(s.input_topic, "input_topic")]
+    if s.requests_topic and s.requests_topic != s.input_topic:
+        specs.append(TopicSpec(s.requests_topic, "requests_topic"))
+    specs += [
+        TopicSpec(s.statements_topic, "statements_topic", (("cleanup.policy", "compact"), *big)),
+        TopicSpec(s.rejects_topic, "rejects_topic", big),
+        TopicSpec(s.reroute_acks_topic, "reroute_acks_topic"),
+        TopicSpec(s.metrics_topic, "metrics_topic"),
+    ]
+    return specs
 
 
 def _setting(name: str) -> str:

@@ -20,11 +20,12 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import CorruptRecordException, KafkaError, UnsupportedCodecError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.control_record import ABORT_MARKER, ControlRecord
 from aiokafka.record.memory_records import MemoryRecords
 
-__all__ = ["Undecodable", "first_undecodable", "locate"]
+__all__ = ["Undecodable", "first_undecodable", "locate", "maybe_undecodable"]
 
 _FRAME = struct.Struct(">qi")  # a batch (or legacy message): base offset, length of the rest
 _READ_COMMITTED = 1
@@ -38,6 +39,15 @@ class Undecodable:
     last_offset: int
     reason: str
     raw: bytes
+
+
+def maybe_undecodable(exc: Exception) -> bool:
+    """Whether a `getmany` error may come from decoding a fetched batch (a codec's own error, a
+    corrupt CRC, an unknown codec); the runner then looks for the batch (`locate`), or
+    re-raises."""
+    if isinstance(exc, UnsupportedCodecError | CorruptRecordException):
+        return True
+    return not isinstance(exc, KafkaError)
 
 
 def _decode(batch: Any) -> None:

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -311,7 +311,7 @@ class Service:
             self.metrics.last_loop_timestamp_seconds.set(time.time())
             try:
                 batch = await self._consumer.getmany(
-                    timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_records
+                    timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_messages
                 )
             except Exception as exc:
                 if not maybe_undecodable(exc):
@@ -332,12 +332,37 @@ class Service:
                     await asyncio.gather(*jobs)
                 self._update_gauges()
 
+    def _chunks(self, messages: list[Any]) -> Iterator[list[Any]]:
+        """`messages` in batches of at most `batch_max_records` records (estimated: 80 bytes a
+        record) and `batch_max_bytes` bytes; a message over either is a batch of its own."""
+        max_records = self.settings.batch_max_records
+        max_bytes = self.settings.batch_max_bytes
+        chunk: list[Any] = []
+        records = size = 0
+        for m in messages:
+            n = len(m.value) if m.value is not None else 0
+            r = n // 80 or 1
+            if chunk and (records + r > max_records or size + n > max_bytes):
+                yield chunk
+                chunk = []
+                records = size = 0
+            chunk.append(m)
+            records += r
+            size += n
+        if chunk:
+            yield chunk
+
     async def _process(self, part: Partition, messages: list[Any]) -> None:
+        for chunk in self._chunks(messages):
+            await self._process_batch(part, chunk)
+
+    async def _process_batch(self, part: Partition, messages: list[Any]) -> None:
         started = time.monotonic()
         self.metrics.messages_total.inc(len(messages))
         outputs: list[Output] = []
+        process = part.task.process
         for m in messages:
-            outputs += part.task.process(InputMessage(m.offset, m.key, m.value, m.timestamp))
+            outputs += process(InputMessage(m.offset, m.key, m.value, m.timestamp))
         outputs += part.task.expire()
         self.metrics.assembly_latency_seconds.observe(time.monotonic() - started)
         self.metrics.count_records(part.task.record_stats)
@@ -427,22 +452,23 @@ class Service:
         )
         if checkpoint is not None:
             part.committed = checkpoint
-        now = time.time()
-        for out in outputs:
-            self.metrics.observe_output(out.sink.value, out.event)
-            if newest_ms is not None and out.sink is Sink.STATEMENTS:
-                self.metrics.end_to_end_latency_seconds.observe(max(now - newest_ms / 1000, 0.0))
+        self.metrics.observe_outputs((out.sink.value, out.event) for out in outputs)
+        if newest_ms is not None:
+            latency = max(time.time() - newest_ms / 1000, 0.0)
+            for out in outputs:
+                if out.sink is Sink.STATEMENTS:
+                    self.metrics.end_to_end_latency_seconds.observe(latency)
 
     def _update_gauges(self) -> None:
         self.metrics.statement_store_statements.set(len(self.store))
         self.metrics.statement_store_bytes.set(self.store.value_bytes)
         for part in self._partitions.values():
             label = str(part.tp.partition)
-            self.metrics.open_statements.labels(label).set(part.task.open_streams)
+            self.metrics.child(self.metrics.open_statements, label).set(part.task.open_streams)
             stable = self._consumer.last_stable_offset(part.tp)
             position = part.task.next_offset
             if stable is not None and position is not None:
-                self.metrics.consumer_lag.labels(label).set(max(stable - position, 0))
+                self.metrics.child(self.metrics.consumer_lag, label).set(max(stable - position, 0))
 
     # ---- rebalances ---------------------------------------------------------------------------
 

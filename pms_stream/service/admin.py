@@ -21,10 +21,12 @@ Flow: config -> **admin** (checks, topics) -> runner (consumer, producers).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,7 @@ __all__ = [
     "EXIT_INFRA",
     "StartupError",
     "TopicSpec",
+    "bounded",
     "check_against_broker",
     "create_topics",
     "explain",
@@ -58,6 +61,7 @@ __all__ = [
     "http_bind_failure",
     "max_request_bytes",
     "topic_specs",
+    "unless_stopped",
     "unreachable",
 ]
 
@@ -90,6 +94,37 @@ class TopicSpec:
     name: str
     setting: str  # the setting that names it, e.g. "input_topic"
     configs: tuple[tuple[str, str], ...] = ()
+
+
+async def unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run `work` unless `stop` (SIGTERM/SIGINT) comes first: then cancel it, return False."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        task.result()  # raises what the work raised
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    log.info("stopped during start-up")
+    return False
+
+
+async def bounded(settings: Settings, step: Awaitable[Any], what: str) -> Any:
+    """One start-up step that needs the brokers, within `connect_timeout_s`."""
+    timeout = settings.connect_timeout_s
+    try:
+        return await asyncio.wait_for(step, timeout)
+    except TimeoutError:
+        raise StartupError(
+            f"the Kafka brokers at {settings.bootstrap_servers} did not answer "
+            f"({what}) within {timeout:g} s ({env_name('connect_timeout_s')}): check the "
+            "address, that the brokers run, and the network between"
+        ) from None
 
 
 def max_request_bytes(settings: Settings) -> int:

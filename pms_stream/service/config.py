@@ -140,6 +140,10 @@ class Settings:
     batch_max_messages: int = 2_000  # the `getmany` max_records
     batch_timeout_ms: int = 200
     producer_batch_bytes: int = 1_048_576  # the producers' max_batch_size (aiokafka: 16384)
+    # A partition's batches are published together (one transaction exactly once) once the
+    # oldest is this old or they hold this many input records: transactions follow time.
+    commit_interval_ms: int = 100
+    transaction_max_records: int = 50_000
     producer_linger_ms: int = 5
     metrics_interval_s: float = 30.0
     stall_timeout_s: float = 60.0

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -27,10 +28,10 @@ from aiokafka.errors import KafkaError
 from pms_stream.service.admin import StartupError
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
-from pms_stream.service.publisher import Publisher
+from pms_stream.service.publisher import Publisher, Staged
 from pms_stream.stream.partition_task import Checkpoint, PartitionTask
 
-__all__ = ["Partition", "Prepared", "committed", "prepare"]
+__all__ = ["Partition", "Prepared", "chunks", "committed", "prepare"]
 
 _SETUP_ATTEMPTS = 5  # tries of one partition's set-up before the service gives up
 _SETUP_ATTEMPT_TIMEOUT_S = 30.0
@@ -44,7 +45,7 @@ class Partition:
     tp: TopicPartition
     task: PartitionTask
     producer: AIOKafkaProducer | None  # transactional; None at least once
-    committed: Checkpoint | None
+    staged: Staged  # processed batches not yet published, and the last committed checkpoint
     restore_started: float = field(default_factory=time.monotonic)
     restored: bool = False
 
@@ -120,3 +121,25 @@ async def prepare(
         if producer is not None:
             with contextlib.suppress(Exception):
                 await producer.stop()
+
+
+def chunks(
+    messages: list[Any], max_records: int, max_bytes: int
+) -> Iterator[tuple[list[Any], int]]:
+    """`messages` (aiokafka's ConsumerRecords) in batches of at most `max_records` records
+    (estimated: 80 bytes a record) and `max_bytes` bytes, each with its records; a message over
+    either is a batch of its own."""
+    chunk: list[Any] = []
+    records = size = 0
+    for m in messages:
+        n = len(m.value) if m.value is not None else 0
+        r = n // 80 or 1
+        if chunk and (records + r > max_records or size + n > max_bytes):
+            yield chunk, records
+            chunk = []
+            records = size = 0
+        chunk.append(m)
+        records += r
+        size += n
+    if chunk:
+        yield chunk, records

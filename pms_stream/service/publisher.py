@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -40,11 +42,47 @@ from pms_stream.service.metrics import Metrics
 from pms_stream.stream.outputs import Output, Sink, fit
 from pms_stream.stream.partition_task import Checkpoint
 
-__all__ = ["SEND_TIMEOUT_S", "OutputTopicMissing", "Publisher"]
+__all__ = ["SEND_TIMEOUT_S", "OutputTopicMissing", "Publisher", "Staged"]
 
 _PUBLISH_RETRIES = 10  # about 30 s of backoff in all before the service gives up
 SEND_TIMEOUT_S = 10.0
 log = get_logger("pms_stream.service")
+
+
+@dataclass
+class Staged:
+    """A partition's processed batches not yet published: their outputs, the newest checkpoint,
+    their input records, when the first was staged, and (newest input timestamp ms, statements)
+    per batch for the end-to-end latency; and the checkpoint last committed."""
+
+    committed: Checkpoint | None = None
+    outputs: list[Output] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+    records: int = 0
+    since: float | None = None
+    latency: list[tuple[int, int]] = field(default_factory=list)
+
+    def add(
+        self, outputs: list[Output], checkpoint: Checkpoint | None, records: int, newest: int | None
+    ) -> None:
+        """Stage a batch: its outputs, the checkpoint after it (None while replaying: the old one
+        still holds), its input records and its newest input timestamp."""
+        last = self.checkpoint or self.committed
+        if not outputs and (checkpoint is None or checkpoint == last):
+            return  # nothing to publish, the checkpoint did not move
+        if self.since is None:
+            self.since = time.monotonic()
+        self.outputs += outputs
+        if checkpoint is not None:
+            self.checkpoint = checkpoint
+        self.records += records
+        if newest is not None:
+            statements = sum(1 for out in outputs if out.sink is Sink.STATEMENTS)
+            if statements:
+                self.latency.append((newest, statements))
+
+    def due(self, now: float, interval_ms: int) -> bool:
+        return self.since is not None and (now - self.since) * 1000 >= interval_ms
 
 
 class OutputTopicMissing(Exception):  # noqa: N818 - named for what the operator reads
@@ -193,6 +231,31 @@ class Publisher:
         return fitted
 
     # ---- publication --------------------------------------------------------------------------
+
+    async def flush(
+        self,
+        tp: TopicPartition,
+        producer: AIOKafkaProducer | None,
+        consumer: AIOKafkaConsumer,
+        staged: Staged,
+    ) -> None:
+        """Publish a partition's staged batches with the newest checkpoint (`publish`), then
+        count the outputs and the statements' end-to-end latency."""
+        if staged.since is None:
+            return
+        checkpoint = staged.checkpoint
+        outputs = await self.publish(tp, producer, consumer, staged.outputs, checkpoint)
+        latencies = staged.latency
+        staged.outputs, staged.latency = [], []
+        staged.checkpoint, staged.records, staged.since = None, 0, None
+        if checkpoint is not None:
+            staged.committed = checkpoint
+        self.metrics.observe_outputs((out.sink.value, out.event) for out in outputs)
+        now = time.time()
+        latency = self.metrics.end_to_end_latency_seconds
+        for newest_ms, statements in latencies:
+            for _ in range(statements):
+                latency.observe(max(now - newest_ms / 1000, 0.0))
 
     async def publish(
         self,

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -46,10 +46,10 @@ from pms_stream.service.config import Settings, env_name, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
-from pms_stream.service.partitions import Partition, Prepared, committed, prepare
-from pms_stream.service.publisher import SEND_TIMEOUT_S, OutputTopicMissing, Publisher
+from pms_stream.service.partitions import Partition, Prepared, chunks, committed, prepare
+from pms_stream.service.publisher import SEND_TIMEOUT_S, OutputTopicMissing, Publisher, Staged
 from pms_stream.service.store_feed import StoreFeed
-from pms_stream.service.undecodable import Undecodable, locate, maybe_undecodable
+from pms_stream.service.undecodable import locate, maybe_undecodable, read_up_to
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
 from pms_stream.stream.outputs import Output, Sink
 from pms_stream.stream.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
@@ -174,7 +174,7 @@ class Service:
             log.info("starting", settings=self.settings.redacted(), http_port=self.http_port)
             background.append(asyncio.create_task(self._watchdog.watch()))
             background.append(asyncio.create_task(self._snapshots()))
-            if await self._unless_stopped(self._start_kafka()):
+            if await admin.unless_stopped(self._start_kafka(), self._stop):
                 await self._loop()
         except Exception as exc:
             self._fail(exc)
@@ -197,34 +197,8 @@ class Service:
             raise admin.http_bind_failure(s, exc) from None
         self._http = http
 
-    async def _unless_stopped(self, work: Awaitable[None]) -> bool:
-        """Run `work` unless SIGTERM/SIGINT comes first: then cancel it and return False."""
-        task = asyncio.ensure_future(work)
-        stop = asyncio.create_task(self._stop.wait())
-        try:
-            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        if task.done():
-            task.result()  # raises what the work raised
-            return True
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        log.info("stopped during start-up")
-        return False
-
     async def _bounded(self, step: Awaitable[Any], what: str) -> Any:
-        """One start-up step that needs the brokers, within `connect_timeout_s`."""
-        timeout = self.settings.connect_timeout_s
-        try:
-            return await asyncio.wait_for(step, timeout)
-        except TimeoutError:
-            raise StartupError(
-                f"the Kafka brokers at {self.settings.bootstrap_servers} did not answer "
-                f"({what}) within {timeout:g} s ({env_name('connect_timeout_s')}): check the "
-                "address, that the brokers run, and the network between"
-            ) from None
+        return await admin.bounded(self.settings, step, what)
 
     async def _start_kafka(self) -> None:
         s = self.settings
@@ -311,7 +285,7 @@ class Service:
             self.metrics.last_loop_timestamp_seconds.set(time.time())
             try:
                 batch = await self._consumer.getmany(
-                    timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_messages
+                    timeout_ms=self._fetch_timeout_ms(), max_records=s.batch_max_messages
                 )
             except Exception as exc:
                 if not maybe_undecodable(exc):
@@ -330,33 +304,30 @@ class Service:
                         jobs.append(self._expire(part))
                 if jobs:
                     await asyncio.gather(*jobs)
+                now = time.monotonic()
+                interval = s.commit_interval_ms
+                due = [
+                    self._flush(p) for p in self._partitions.values() if p.staged.due(now, interval)
+                ]
+                if due:
+                    await asyncio.gather(*due)
                 self._update_gauges()
+        async with self._lock:  # a graceful stop publishes and commits what was processed
+            await asyncio.gather(*(self._flush(p) for p in self._partitions.values()))
 
-    def _chunks(self, messages: list[Any]) -> Iterator[list[Any]]:
-        """`messages` in batches of at most `batch_max_records` records (estimated: 80 bytes a
-        record) and `batch_max_bytes` bytes; a message over either is a batch of its own."""
-        max_records = self.settings.batch_max_records
-        max_bytes = self.settings.batch_max_bytes
-        chunk: list[Any] = []
-        records = size = 0
-        for m in messages:
-            n = len(m.value) if m.value is not None else 0
-            r = n // 80 or 1
-            if chunk and (records + r > max_records or size + n > max_bytes):
-                yield chunk
-                chunk = []
-                records = size = 0
-            chunk.append(m)
-            records += r
-            size += n
-        if chunk:
-            yield chunk
+    def _fetch_timeout_ms(self) -> int:
+        """`batch_timeout_ms`, or less when a partition's publication is due sooner."""
+        s = self.settings
+        staged = [p.staged.since for p in self._partitions.values() if p.staged.since]
+        due_in = s.commit_interval_ms - (time.monotonic() - min(staged, default=0.0)) * 1000
+        return max(min(s.batch_timeout_ms, int(due_in)), 0) if staged else s.batch_timeout_ms
 
     async def _process(self, part: Partition, messages: list[Any]) -> None:
-        for chunk in self._chunks(messages):
-            await self._process_batch(part, chunk)
+        s = self.settings
+        for chunk, records in chunks(messages, s.batch_max_records, s.batch_max_bytes):
+            await self._process_batch(part, chunk, records)
 
-    async def _process_batch(self, part: Partition, messages: list[Any]) -> None:
+    async def _process_batch(self, part: Partition, messages: list[Any], records: int) -> None:
         started = time.monotonic()
         self.metrics.messages_total.inc(len(messages))
         outputs: list[Output] = []
@@ -368,7 +339,7 @@ class Service:
         self.metrics.count_records(part.task.record_stats)
         part.task.record_stats.clear()
         newest = max((m.timestamp for m in messages if m.timestamp is not None), default=None)
-        await self._publish(part, outputs, newest)
+        await self._publish(part, outputs, newest, records)
 
     async def _undecodable(self, error: Exception) -> None:
         """aiokafka failed to decode a fetched batch (and dropped what it had decoded of that
@@ -395,7 +366,9 @@ class Service:
             if bad is None:
                 continue
             found = True
-            await self._read_up_to(part, bad)
+            before = await read_up_to(self._consumer, tp, bad, SEND_TIMEOUT_S * 3)
+            if before:
+                await self._process(part, before)
             log.error(
                 "undecodable record batch dead-lettered",
                 partition=tp.partition,
@@ -405,27 +378,10 @@ class Service:
             )
             outputs = part.task.skip(bad.first_offset, bad.last_offset, bad.reason, bad.raw)
             await self._publish(part, outputs, None)
+            await self._flush(part)
             self._consumer.seek(tp, bad.last_offset + 1)
         if not found:
             raise error
-
-    async def _read_up_to(self, part: Partition, bad: Undecodable) -> None:
-        """Process the messages of `part` before the undecodable batch `bad`, one at a time
-        (aiokafka then keeps its position at each), until it fails on `bad` again."""
-        messages: list[Any] = []
-        deadline = time.monotonic() + SEND_TIMEOUT_S * 3
-        while time.monotonic() < deadline:
-            if await self._consumer.position(part.tp) >= bad.first_offset:
-                break
-            try:
-                got = await self._consumer.getmany(part.tp, timeout_ms=200, max_records=1)
-            except Exception as exc:
-                if maybe_undecodable(exc):
-                    break
-                raise
-            messages += [m for m in got.get(part.tp, []) if m.offset < bad.first_offset]
-        if messages:
-            await self._process(part, messages)
 
     async def _expire(self, part: Partition) -> None:
         outputs = part.task.expire()
@@ -434,8 +390,12 @@ class Service:
             part.task.record_stats.clear()
             await self._publish(part, outputs, None)
 
-    async def _publish(self, part: Partition, outputs: list[Output], newest_ms: int | None) -> None:
-        checkpoint = part.task.checkpoint()
+    async def _publish(
+        self, part: Partition, outputs: list[Output], newest_ms: int | None, records: int = 0
+    ) -> None:
+        """Stage a processed batch's outputs and checkpoint; they are published (`_flush`) with
+        the partition's other staged batches once the oldest is `commit_interval_ms` old (the
+        loop) or they hold `transaction_max_records` input records (here)."""
         if not part.restored and not part.task.restoring:
             part.restored = True
             self.metrics.restore_seconds.observe(time.monotonic() - part.restore_started)
@@ -444,20 +404,12 @@ class Service:
                 partition=part.tp.partition,
                 seconds=round(time.monotonic() - part.restore_started, 3),
             )
-        moved = checkpoint is not None and checkpoint != part.committed
-        if not outputs and not moved:
-            return
-        outputs = await self.publisher.publish(
-            part.tp, part.producer, self._consumer, outputs, checkpoint
-        )
-        if checkpoint is not None:
-            part.committed = checkpoint
-        self.metrics.observe_outputs((out.sink.value, out.event) for out in outputs)
-        if newest_ms is not None:
-            latency = max(time.time() - newest_ms / 1000, 0.0)
-            for out in outputs:
-                if out.sink is Sink.STATEMENTS:
-                    self.metrics.end_to_end_latency_seconds.observe(latency)
+        part.staged.add(outputs, part.task.checkpoint(), records, newest_ms)
+        if part.staged.records >= self.settings.transaction_max_records:
+            await self._flush(part)
+
+    async def _flush(self, part: Partition) -> None:
+        await self.publisher.flush(part.tp, part.producer, self._consumer, part.staged)
 
     def _update_gauges(self) -> None:
         self.metrics.statement_store_statements.set(len(self.store))
@@ -480,11 +432,29 @@ class Service:
                 if setting_up is not None:
                     setting_up.cancel()  # it stops the producer it started
                 part = self._partitions.pop(tp, None)
-                if part is not None:
+                if part is not None and await self._flushed_on_revoke(part):
                     self._parked[tp] = part
             self.metrics.rebalances_total.inc()
             self.metrics.partitions_setting_up.set(len(self._setting_up))
             log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
+
+    async def _flushed_on_revoke(self, part: Partition) -> bool:
+        """Publish what a revoked partition has staged. When that fails its task is dropped, not
+        parked: it is ahead of the committed checkpoint, so if the partition comes back it is
+        set up again from that checkpoint (and replays), and nothing staged is lost."""
+        try:
+            await self._flush(part)
+        except Exception as exc:
+            log.warning(
+                "staged outputs of a revoked partition not published; it will replay",
+                partition=part.tp.partition,
+                error=repr(exc),
+            )
+            self.metrics.forget_partition(part.tp.partition)
+            if part.producer is not None:
+                self._chore(part.producer.stop())
+            return False
+        return True
 
     async def assign(self, assigned: list[TopicPartition]) -> None:
         """Keep the partitions that came back; pause the others and set them up beside the loop.
@@ -565,7 +535,7 @@ class Service:
             requests=self._requests,
             key_secret=self._key_secret,
         )
-        part = Partition(tp, task, prepared.producer, prepared.checkpoint, started)
+        part = Partition(tp, task, prepared.producer, Staged(prepared.checkpoint), started)
         part.restored = not task.restoring
         if part.restored:
             self.metrics.restore_seconds.observe(time.monotonic() - started)

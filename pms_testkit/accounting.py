@@ -19,7 +19,7 @@ from typing import Any
 
 from pms_testkit.kafka_helpers import Received
 
-RESULTS = Path(__file__).resolve().parents[2] / "bench" / "out" / "chaos-results.json"
+RESULTS = Path(__file__).resolve().parents[1] / "bench" / "out" / "chaos-results.json"
 
 
 def statement_identity(doc: dict[str, Any]) -> str:

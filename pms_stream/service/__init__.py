@@ -2,6 +2,8 @@
 
 Pure parts (no asyncio, no aiokafka): `outputs` (events -> messages), `partition_task` (one input
 partition: assemblers per stream key, checkpoints, replay). Async parts: `runner` (consumer,
-transactional producers, rebalances, timers), `http` (/metrics, /healthz, /readyz), `metrics`,
+loop, rebalances, timers), `publisher` (producers, transactions, retries), `partitions`
+(set-up of an assigned partition), `admin` and `topic_limits` (start-up against the broker),
+`membership`, `http` (/metrics, /healthz, /readyz), `metrics`,
 `config`, `logs`.
 """

@@ -21,10 +21,12 @@ Flow: config -> **admin** (checks, topics) -> runner (consumer, producers).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +55,16 @@ __all__ = [
     "EXIT_INFRA",
     "StartupError",
     "TopicSpec",
+    "bounded",
     "check_against_broker",
     "create_topics",
     "explain",
     "explain_bootstrap_failure",
     "http_bind_failure",
+    "max_request_bytes",
+    "topic_specs",
     "undescribable",
+    "unless_stopped",
     "unreachable",
 ]
 
@@ -91,6 +97,65 @@ class TopicSpec:
     name: str
     setting: str  # the setting that names it, e.g. "input_topic"
     configs: tuple[tuple[str, str], ...] = ()
+
+
+async def unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run `work` unless `stop` (SIGTERM/SIGINT) comes first: then cancel it, return False."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        task.result()  # raises what the work raised
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    log.info("stopped during start-up")
+    return False
+
+
+async def bounded(settings: Settings, step: Awaitable[Any], what: str) -> Any:
+    """One start-up step that needs the brokers, within `connect_timeout_s`."""
+    timeout = settings.connect_timeout_s
+    try:
+        return await asyncio.wait_for(step, timeout)
+    except TimeoutError:
+        raise StartupError(
+            f"the Kafka brokers at {settings.bootstrap_servers} did not answer "
+            f"({what}) within {timeout:g} s ({env_name('connect_timeout_s')}): check the "
+            "address, that the brokers run, and the network between"
+        ) from None
+
+
+def max_request_bytes(settings: Settings) -> int:
+    """The largest request a producer sends, and the `max.message.bytes` the statements and
+    rejects topics are created with. A statement of 9,999 daily statements is about 3.5 MB of
+    JSON, over Kafka's default 1 MB: those topics take max_statement_bytes, the producers send
+    it; a larger output becomes a reject (`outputs.fit`)."""
+    return max(settings.max_statement_bytes, settings.max_message_bytes) + 65_536
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic the service reads or writes, with the configuration it creates them with."""
+    s = settings
+    big = (("max.message.bytes", str(max_request_bytes(s))),)
+    specs = [TopicSpec(s.input_topic, "input_topic")]
+    if s.requests_topic and s.requests_topic != s.input_topic:
+        specs.append(TopicSpec(s.requests_topic, "requests_topic"))
+    specs += [
+        TopicSpec(s.statements_topic, "statements_topic", (("cleanup.policy", "compact"), *big)),
+        TopicSpec(s.rejects_topic, "rejects_topic", big),
+        TopicSpec(s.reroute_acks_topic, "reroute_acks_topic"),
+        TopicSpec(s.metrics_topic, "metrics_topic"),
+    ]
+    if s.forecast:  # the back office's compacted forecasts topic (issue 17)
+        specs.append(
+            TopicSpec(s.forecasts_topic, "forecasts_topic", (("cleanup.policy", "compact"),))
+        )
+    return specs
 
 
 def _setting(name: str) -> str:

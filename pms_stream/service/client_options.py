@@ -65,6 +65,7 @@ _OWN = frozenset(
         "enable_idempotence",
         "acks",
         "linger_ms",
+        "max_batch_size",
         "max_request_size",
         "transactional_id",
         "transaction_timeout_ms",

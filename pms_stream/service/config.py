@@ -134,8 +134,18 @@ class Settings:
     max_open_keys: int = 100
     max_records_per_statement: int = 100_000
     max_statement_bytes: int = 10_485_760  # largest output message (statement JSON) published
-    batch_max_records: int = 500
+    # A batch (one publication per partition) is bounded by input records (estimated as 80 bytes
+    # a record), bytes and messages, whichever comes first (runner._chunks).
+    batch_max_records: int = 20_000
+    batch_max_bytes: int = 4_194_304
+    batch_max_messages: int = 2_000  # the `getmany` max_records
     batch_timeout_ms: int = 200
+    producer_batch_bytes: int = 1_048_576  # the producers' max_batch_size (aiokafka: 16384)
+    # A partition's batches are published together (one transaction exactly once) once the
+    # oldest is this old or they hold this many input records: transactions follow time.
+    commit_interval_ms: int = 100
+    transaction_max_records: int = 50_000
+    producer_linger_ms: int = 5
     metrics_interval_s: float = 30.0
     stall_timeout_s: float = 60.0
     shutdown_timeout_s: float = 20.0

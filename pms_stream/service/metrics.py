@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -78,9 +79,11 @@ def _bounded(value: str | None, allowed: frozenset[str] | re.Pattern[str]) -> st
 
 class Metrics:
     """The service's metrics. The runner updates the instruments directly (`.labels(...).inc()`,
-    `.set()`, `.observe()`) and through `count_records` and `observe_output`."""
+    `.set()`, `.observe()`) and through `count_records` and `observe_outputs`; labelled
+    children through `child`, which caches them."""
 
     def __init__(self) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         # The standard process_* metrics (CPU seconds, resident and virtual memory, open and
         # maximum file descriptors, start time) on /metrics, from prometheus_client's collector.
@@ -241,57 +244,83 @@ class Metrics:
 
     # ---- updates ------------------------------------------------------------------------------
 
+    def child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, cached: `labels()` costs 0.87 µs a call where a cached child
+        costs 0.24 (issue 13). Labels must already be bounded."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
     def count_records(self, stats: Mapping[tuple[str, str], int]) -> None:
         """Add a partition task's record counts, keyed by (record type, outcome)."""
         for (record_type, outcome), count in stats.items():
             if count > 0:
-                self.records_total.labels(
-                    _bounded(record_type, RECORD_TYPES), _bounded(outcome, OUTCOMES)
+                self.child(
+                    self.records_total,
+                    _bounded(record_type, RECORD_TYPES),
+                    _bounded(outcome, OUTCOMES),
                 ).inc(count)
+
+    def observe_outputs(self, outputs: Iterable[tuple[str, object]]) -> None:
+        """Count a batch of published outputs, (`Output.sink`, `Output.event`) each: the
+        outputs per sink once per batch, each event's own counters as it comes."""
+        per_sink: dict[str, int] = {}
+        for sink, event in outputs:
+            per_sink[sink] = per_sink.get(sink, 0) + 1
+            self._observe_event(event)
+        for sink, count in per_sink.items():
+            self.child(self.outputs_total, _bounded(sink, _WORD)).inc(count)
 
     def observe_output(self, sink: str, event: object) -> None:
         """Count one published output (`Output.sink`, `Output.event`; the event may be None)."""
-        self.outputs_total.labels(_bounded(sink, _WORD)).inc()
+        self.observe_outputs([(sink, event)])
+
+    def _observe_event(self, event: object) -> None:
         if isinstance(event, Statement):
             self._observe_statement(event)
         elif isinstance(event, RejectedEvent):
-            self.rejects_total.labels(_bounded(event.kind, _WORD)).inc()
+            self.child(self.rejects_total, _bounded(event.kind, _WORD)).inc()
         elif isinstance(event, RerouteRequestEvent):
-            self.reroute_requests_total.labels("invalid" if event.problems else "received").inc()
+            result = "invalid" if event.problems else "received"
+            self.child(self.reroute_requests_total, result).inc()
         elif isinstance(event, RerouteAckEvent):
-            self.reroute_requests_total.labels(
-                "acknowledged" if event.accepted else "refused"
-            ).inc()
+            result = "acknowledged" if event.accepted else "refused"
+            self.child(self.reroute_requests_total, result).inc()
 
     def _observe_statement(self, statement: Statement) -> None:
         status = _bounded(statement.status, frozenset(STATUSES))
-        self.statements_total.labels(status).inc()
+        self.child(self.statements_total, status).inc()
         if statement.reroute_of is not None:
             return  # counted when first published
         filer = _bounded(statement.filer_code, _FILER)
-        self.filer_statements_total.labels(status, filer).inc()
+        self.child(self.filer_statements_total, status, filer).inc()
         totals: Totals = statement.preliminary_totals
         if statement.status == "final" and statement.final_totals is not None:
             totals = statement.final_totals
         if totals.amount_due >= 0:  # amounts are unsigned in CATAIR; a counter cannot go down
-            self.statement_amount_due_total.labels(status, filer).inc(float(totals.amount_due))
+            self.child(self.statement_amount_due_total, status, filer).inc(float(totals.amount_due))
         for fee in totals.fees:
             if fee.amount >= 0:
-                self.fee_amount_total.labels(status, _bounded(fee.code, _FEE_CLASS)).inc(
+                self.child(self.fee_amount_total, status, _bounded(fee.code, _FEE_CLASS)).inc(
                     float(fee.amount)
                 )
         if statement.difference is not None:
             for component in DIFFERENCE_COMPONENTS:
                 value = getattr(statement.difference, component)
-                self.statement_difference_amount.labels(filer, component).set(float(value))
+                self.child(self.statement_difference_amount, filer, component).set(float(value))
         for check in statement.checks:
-            self.statement_checks_total.labels(
-                _bounded(check.code, _WORD), _bounded(check.severity, _WORD)
+            self.child(
+                self.statement_checks_total,
+                _bounded(check.code, _WORD),
+                _bounded(check.severity, _WORD),
             ).inc()
 
     def forget_partition(self, partition: int) -> None:
         """Drop the per-partition series of a partition this process no longer owns."""
         for gauge in (self.open_statements, self.consumer_lag):
+            self._children.pop((id(gauge), (str(partition),)), None)
             with contextlib.suppress(KeyError):  # older prometheus-client versions raise it
                 gauge.remove(str(partition))
 

@@ -17,14 +17,17 @@ Flow: consumer (decode error) -> **undecodable.locate** -> partition task `skip`
 from __future__ import annotations
 
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CorruptRecordException, KafkaError, UnsupportedCodecError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.control_record import ABORT_MARKER, ControlRecord
 from aiokafka.record.memory_records import MemoryRecords
 
-__all__ = ["Undecodable", "first_undecodable", "locate"]
+__all__ = ["Undecodable", "first_undecodable", "locate", "maybe_undecodable", "read_up_to"]
 
 _FRAME = struct.Struct(">qi")  # a batch (or legacy message): base offset, length of the rest
 _READ_COMMITTED = 1
@@ -38,6 +41,15 @@ class Undecodable:
     last_offset: int
     reason: str
     raw: bytes
+
+
+def maybe_undecodable(exc: Exception) -> bool:
+    """Whether a `getmany` error may come from decoding a fetched batch (a codec's own error, a
+    corrupt CRC, an unknown codec); the runner then looks for the batch (`locate`), or
+    re-raises."""
+    if isinstance(exc, UnsupportedCodecError | CorruptRecordException):
+        return True
+    return not isinstance(exc, KafkaError)
 
 
 def _decode(batch: Any) -> None:
@@ -155,3 +167,23 @@ async def _fetch(
             aborted = rest[2] if version >= 5 else rest[1] if version == 4 else None
             return bytes(rest[-1] or b""), aborted
     return None
+
+
+async def read_up_to(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, bad: Undecodable, timeout_s: float
+) -> list[Any]:
+    """The messages of `tp` before the undecodable batch `bad`, read one at a time (aiokafka
+    then keeps its position at each) until it fails on `bad` again, within `timeout_s`."""
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await consumer.position(tp) >= bad.first_offset:
+            break
+        try:
+            got = await consumer.getmany(tp, timeout_ms=200, max_records=1)
+        except Exception as exc:
+            if maybe_undecodable(exc):
+                break
+            raise
+        messages += [m for m in got.get(tp, []) if m.offset < bad.first_offset]
+    return messages

@@ -26,6 +26,7 @@ Pure: no asyncio, no aiokafka. Flow: consumer -> **partition task** (framing -> 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
@@ -178,6 +179,10 @@ def key_hash(key: bytes | None) -> str:
     return hashlib.blake2b(key, digest_size=8).hexdigest()
 
 
+# The stream keys of a partition are few (filers) and repeat in every message: hashed once.
+_key_hash = functools.lru_cache(maxsize=4096)(key_hash)
+
+
 @dataclass
 class _Stream:
     assembler: Assembler
@@ -253,7 +258,7 @@ class PartitionTask:
         if self._next is not None and msg.offset < self._next and self._replay is None:
             return []  # already processed (a re-delivery after a seek)
         replay = self._replay
-        h = key_hash(msg.key)
+        h = _key_hash(msg.key)
         suppress = False
         if replay is not None and msg.offset < replay.emitted_through:
             if msg.offset in self._replay_opens:  # this key was open, since this message
@@ -298,7 +303,6 @@ class PartitionTask:
 
     def _feed(self, stream: _Stream, msg: InputMessage) -> list[Event]:
         value = msg.value
-        origin = Origin(offset=msg.offset)
         if value is None:
             return [self._message_reject(msg, "message has no value (a tombstone)")]
         if len(value) > self.limits.max_message_bytes:
@@ -385,6 +389,8 @@ class PartitionTask:
         return self._outputs(events, stream.key, offset, why)
 
     def _enforce_open_limit(self) -> list[Output]:
+        if len(self._streams) <= self.limits.max_open_keys:
+            return []  # (every open stream key is in _streams): no sort per message
         opened = [(s.last_active, h) for h, s in self._streams.items() if s.open_since is not None]
         outputs: list[Output] = []
         excess = len(opened) - self.limits.max_open_keys

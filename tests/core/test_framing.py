@@ -56,3 +56,14 @@ def test_streaming_in_chunks_gives_the_same_pieces(size: int) -> None:
 def test_empty_input() -> None:
     assert frame_message(b"") == []
     assert frame_message(b"\n\n") == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 79, 80, 81, 160, 239, 64 * 1024 + 7, 200 * 80])
+@pytest.mark.parametrize("line_end", [b"", b"\n", b"\r\n"])
+def test_frame_message_is_the_streaming_framer(size: int, line_end: bytes) -> None:
+    """frame_message's shortcut for messages without line ends gives RecordFramer's pieces."""
+    value = bytes((65 + i % 26) for i in range(size))
+    if line_end:
+        value = value[: size // 2] + line_end + value[size // 2 :]
+    framer = RecordFramer()
+    assert frame_message(value) == framer.feed(value) + framer.close()

@@ -1,0 +1,66 @@
+"""Static group membership: the member id the group gave this instance, and whether another
+live instance took its `group_instance_id`.
+
+The broker hands a static member's id to the newest joiner and answers the old one
+UNKNOWN_MEMBER_ID. The runner asks `taken_by_twin` when partitions are revoked: if another live
+member holds the id, the two would replace each other at every heartbeat, so the runner ends
+with exit 4 instead of rejoining. A membership lost to a session timeout (no other member holds
+the id) rejoins as before.
+
+Flow: rebalance (runner) -> **membership** check -> exit 4 or rejoin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from pms_stream.service.config import Settings
+from pms_stream.service.logs import get_logger
+
+__all__ = ["member_id", "taken_by_twin"]
+
+_TWIN_CHECK_S = 5.0  # bound of the group description asked when static membership is lost
+log = get_logger("pms_stream.service")
+
+
+def member_id(consumer: AIOKafkaConsumer) -> str | None:
+    """The member id the group gave the consumer, if it has one (aiokafka has no public id)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    member = getattr(coordinator, "member_id", None)
+    return member if isinstance(member, str) and member else None
+
+
+async def taken_by_twin(
+    settings: Settings,
+    admin_client: AIOKafkaAdminClient,
+    consumer: AIOKafkaConsumer,
+    known_member: str | None,
+) -> bool:
+    """Whether this static member lost its membership while another live member holds its
+    `group_instance_id`. False when not static, never joined, still a member (an ordinary
+    rebalance), or when the group cannot be described."""
+    instance = settings.group_instance_id
+    coordinator: Any = getattr(consumer, "_coordinator", None)
+    lost = coordinator is not None and coordinator.member_id == ""  # UNKNOWN_MEMBER_ID
+    if instance is None or known_member is None or not lost:
+        return False
+    try:
+        described = await asyncio.wait_for(
+            admin_client.describe_consumer_groups([settings.group_id]), _TWIN_CHECK_S
+        )
+    except (KafkaError, TimeoutError) as exc:
+        log.warning("static membership lost; group not described", error=repr(exc))
+        return False
+    members = [
+        m["member_id"]
+        for response in described
+        for group in response.to_object()["groups"]
+        for m in group["members"]
+    ]
+    # The broker names a static member "<group_instance_id>-<uuid>".
+    return any(m.startswith(instance + "-") and m != known_member for m in members)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import date
 from typing import Any
 
@@ -71,9 +71,14 @@ class BackOffice:
     def loaded(self) -> bool:
         return self._feed is not None and self._feed.ready
 
-    async def start(self, kafka: dict[str, Any], leader: Callable[[], bool]) -> None:
-        """Start what is configured; `leader` tells whether this instance runs the forecast
-        task (it owns partition 0 of the input topic)."""
+    async def start(self, kafka: dict[str, Any], assigned: Callable[[], Iterable[Any]]) -> None:
+        """Start what is configured; `assigned` gives the input partitions this instance holds:
+        the one that holds partition 0 of the input topic runs the forecast task."""
+        topic = self.settings.input_topic
+
+        def leader() -> bool:
+            return any(tp.topic == topic and tp.partition == 0 for tp in assigned())
+
         if self.settings.forecast:
             self.forecast = ForecastStage(self.settings, kafka, self.metrics, leader)
             await self.forecast.create_topic()

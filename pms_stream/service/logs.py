@@ -33,7 +33,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from pms_stream.domain.importer_numbers import redact, scrub
 from pms_stream.errors import ConfigError
-from pms_stream.service.config import MASK
+from pms_stream.service.settings import MASK
 
 __all__ = ["FORMATS", "LEVELS", "configure_logging", "get_logger", "redact_event"]
 

@@ -50,7 +50,7 @@ from pms_stream.service.metrics import Metrics
 from pms_stream.service.partitions import Partition, Prepared, chunks, committed, prepare
 from pms_stream.service.publisher import SEND_TIMEOUT_S, OutputTopicMissing, Publisher, Staged
 from pms_stream.service.store_feed import StoreFeed
-from pms_stream.service.undecodable import locate, maybe_undecodable, read_up_to
+from pms_stream.service.undecodable import find_from, maybe_undecodable
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
 from pms_stream.stream.outputs import Output, Sink
 from pms_stream.stream.partition_task import Checkpoint, InputMessage, Limits, PartitionTask
@@ -159,12 +159,6 @@ class Service:
             return False, f"restoring partitions {restoring}"
         return True, "ok"
 
-    def _runs_forecast(self) -> bool:
-        """The forecast task runs where partition 0 of the input topic is (issue 17)."""
-        return any(
-            tp.topic == self.settings.input_topic and tp.partition == 0 for tp in self._partitions
-        )
-
     def request_stop(self) -> None:
         self._stop.set()
 
@@ -237,7 +231,7 @@ class Service:
         self._feed = StoreFeed(self._consumer_kafka, self.settings.statements_topic, self.store)
         await self._feed.start()
         self._feed_task = asyncio.create_task(self._feed.run())
-        await self.back_office.start(self._kafka, self._runs_forecast)
+        await self.back_office.start(self._kafka, self._partitions.keys)
         self._consumer = AIOKafkaConsumer(
             **self._consumer_kafka,
             group_id=self.settings.group_id,
@@ -367,15 +361,9 @@ class Service:
         for part in list(self._partitions.values()):
             self._watchdog.beat()  # one bounded fetch per partition: the loop is alive
             tp = part.tp
-            start = part.task.next_offset
-            if start is None:
-                await self._consumer.seek_to_beginning(tp)
-                start = await self._consumer.position(tp)
-            else:
-                self._consumer.seek(tp, start)
             try:
-                bad = await asyncio.wait_for(
-                    locate(self._consumer._client, tp, start, self._fetch_bytes), SEND_TIMEOUT_S
+                bad, before = await find_from(
+                    self._consumer, tp, part.task.next_offset, self._fetch_bytes, SEND_TIMEOUT_S
                 )
             except (KafkaError, TimeoutError) as exc:
                 log.warning("could not fetch to look for an undecodable batch", error=repr(exc))
@@ -383,7 +371,6 @@ class Service:
             if bad is None:
                 continue
             found = True
-            before = await read_up_to(self._consumer, tp, bad, SEND_TIMEOUT_S * 3)
             if before:
                 await self._process(part, before)
             log.error(

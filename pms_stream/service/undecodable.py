@@ -16,6 +16,7 @@ Flow: consumer (decode error) -> **undecodable.locate** -> partition task `skip`
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import time
 from dataclasses import dataclass
@@ -27,7 +28,14 @@ from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.control_record import ABORT_MARKER, ControlRecord
 from aiokafka.record.memory_records import MemoryRecords
 
-__all__ = ["Undecodable", "first_undecodable", "locate", "maybe_undecodable", "read_up_to"]
+__all__ = [
+    "Undecodable",
+    "find_from",
+    "first_undecodable",
+    "locate",
+    "maybe_undecodable",
+    "read_up_to",
+]
 
 _FRAME = struct.Struct(">qi")  # a batch (or legacy message): base offset, length of the rest
 _READ_COMMITTED = 1
@@ -187,3 +195,23 @@ async def read_up_to(
             raise
         messages += [m for m in got.get(tp, []) if m.offset < bad.first_offset]
     return messages
+
+
+async def find_from(
+    consumer: AIOKafkaConsumer,
+    tp: TopicPartition,
+    start: int | None,
+    fetch_bytes: int,
+    timeout_s: float,
+) -> tuple[Undecodable | None, list[Any]]:
+    """Put the partition back at `start` (its first offset when None) and look for an
+    undecodable batch from there: the batch, or None, and the messages before it, decoded."""
+    if start is None:
+        await consumer.seek_to_beginning(tp)
+        start = await consumer.position(tp)
+    else:
+        consumer.seek(tp, start)
+    bad = await asyncio.wait_for(locate(consumer._client, tp, start, fetch_bytes), timeout_s)
+    if bad is None:
+        return None, []
+    return bad, await read_up_to(consumer, tp, bad, timeout_s * 3)

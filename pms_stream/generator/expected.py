@@ -60,44 +60,22 @@ def _difference(final: CentTotals, pre: CentTotals) -> CentTotals:
     )
 
 
-def _expected_checks(s: Spec, diff: CentTotals | None, block: bool) -> list[Check]:
-    found: list[Check] = []
-    if s.rejected and block:
-        inner = s.count - 2
-        found.append(
-            Check(
-                checks.RECORD_COUNT,
-                "error",
-                f"Y record counts {inner} records; the block holds {inner + s.extra}",
-            )
-        )
-    if s.rejected:
-        found.append(
-            Check(
-                checks.REJECTED_RECORDS,
-                "error",
-                f"{s.rejected} record(s) of this statement were rejected",
-            )
-        )
-    if diff is not None:
-        parts = [("duty", diff.duty), ("tax", diff.tax), ("add", diff.add), ("cvd", diff.cvd)]
-        parts.append(("amount_due", diff.due))
-        changed = [f"{name} {_money(v):.2f}" for name, v in parts if v]
-        changed += [f"fee class {c} {_money(v):.2f}" for c, v in diff.fees if v]
-        if changed:
-            found.append(
-                Check(
-                    checks.FINAL_DIFFERENCE,
-                    "info",
-                    "final differs from preliminary: " + ", ".join(changed),
-                )
-            )
-    return found
+def _expected_checks(s: Spec, diff: Totals | None, block: bool) -> list[Check]:
+    """The checks the parser finds on a generated statement: the Y record's count and the
+    rejected records where bad inputs landed on it, and the final's difference. Made by the
+    same constructors the assembler calls (statements/checks.py)."""
+    inner = s.count - 2  # the records between B and Y as generated
+    found = [
+        checks.record_count(inner, inner + s.extra) if s.rejected and block else None,
+        checks.rejected_records(s.rejected),
+        checks.final_difference(diff) if diff is not None else None,
+    ]
+    return [check for check in found if check is not None]
 
 
 def expected_statement(s: Spec, o: GenerateOptions, file: str | None) -> Statement:
     block = o.framing == "block"
-    diff = _difference(s.final, s.preliminary) if s.final is not None else None
+    diff = _totals(_difference(s.final, s.preliminary)) if s.final is not None else None
     if o.line_end == "none":
         source = Source(file=file, first_record=s.first + 1, last_record=s.last + 1)
     else:
@@ -137,7 +115,7 @@ def expected_statement(s: Spec, o: GenerateOptions, file: str | None) -> Stateme
         ],
         preliminary_totals=_totals(s.preliminary),
         final_totals=_totals(s.final) if s.final is not None else None,
-        difference=_totals(diff) if diff is not None else None,
+        difference=diff,
         deleted_entries=deleted,
         checks=_expected_checks(s, diff, block),
         framing=o.framing,

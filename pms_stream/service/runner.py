@@ -426,8 +426,7 @@ class Service:
             outputs += part.task.process(InputMessage(m.offset, m.key, m.value, m.timestamp))
         outputs += part.task.expire()
         self.metrics.assembly_latency_seconds.observe(time.monotonic() - started)
-        self.metrics.count_records(part.task.record_stats)
-        part.task.record_stats.clear()
+        self.metrics.count_records(part.task.take_stats())
         newest = max((m.timestamp for m in messages if m.timestamp is not None), default=None)
         await self._publish(part, outputs, newest)
 
@@ -491,8 +490,7 @@ class Service:
     async def _expire(self, part: _Partition) -> None:
         outputs = part.task.expire()
         if outputs:
-            self.metrics.count_records(part.task.record_stats)
-            part.task.record_stats.clear()
+            self.metrics.count_records(part.task.take_stats())
             await self._publish(part, outputs, None)
 
     async def _publish(

@@ -38,6 +38,7 @@ import msgspec
 from pms_stream.framing import frame_message
 from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.model import Event, RejectedEvent, RerouteRequestEvent, Source
+from pms_stream.statements.stats import RecordStats
 from pms_stream.stream.outputs import Output, to_outputs
 
 __all__ = [
@@ -216,7 +217,7 @@ class PartitionTask:
         # while replaying: the opening offsets not met yet, and the keys met at one of them
         self._replay_opens = set(self._replay.opened_at) if self._replay else set()
         self._replay_starts: dict[str, int] = {}
-        self.record_stats: dict[tuple[str, str], int] = {}
+        self._stats = RecordStats()  # records seen, handed over by take_stats
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -393,9 +394,12 @@ class PartitionTask:
         return outputs
 
     def _collect_stats(self, assembler: Assembler) -> None:
-        for key, count in assembler.record_stats.items():
-            self.record_stats[key] = self.record_stats.get(key, 0) + count
-        assembler.record_stats.clear()
+        self._stats += assembler.take_stats()
+
+    def take_stats(self) -> RecordStats:
+        """The records its assemblers saw since the last call, by (record type, outcome)."""
+        stats, self._stats = self._stats, RecordStats()
+        return stats
 
     def _outputs(
         self, events: list[Event], key: bytes | None, offset: int, why: str | None = None

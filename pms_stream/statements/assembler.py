@@ -7,20 +7,24 @@ events each record completes. It handles both shapes of input:
   An MO block carries one QR request; an MQ block QX answers.
 - bare runs of Q records (no A/B/Y/Z): a statement closes at the first record that can only
   belong to the next statement (a Q1 or Q3 after the totals), at an A or B, or on `flush`.
-Order inside a statement (the chapter's output structure map) is one table, `STRUCTURE_MAP` in
-statements/order.py: each Q1, then its Q2, then its QA records 01, 02, ...; then Q3, Q4, QE
-01...; then, on final statements only, Q5, Q6, QJ 01...; then Q7 records. A record out of
-order, orphaned or duplicated is rejected with the reason and the statement around it goes on
-(its checks then say that a record of it was rejected). A statement that
+Order inside a statement is one table, `STRUCTURE_MAP` in statements/order.py (the chapter's
+output structure map): Q1, Q2, QA 01...; Q3, Q4, QE 01...; on finals Q5, Q6, QJ 01...; Q7. A
+record out of order, orphaned or duplicated is rejected with the reason and the statement
+around it goes on (its checks then say that a record of it was rejected). A statement that
 cannot be completed (no daily statement, i.e. no Q1 and Q2; no Q3/Q4; or a final without
 Q5/Q6) is rejected whole, with all its raw records; so is an MS block whose B record's payment
 type is not 6, 7 or 8 (docs/spec-decisions.md). Nothing is dropped silently.
+
+Here: the codec call, the control records (A/B/Y/Z), the reroute records (QR in MO blocks, QX
+in MQ blocks), which statement a record belongs to, and the rejects. Elsewhere: the order
+(statements/order.py), the events made of the records (statements/build.py), every check
+(statements/checks.py), the record counts handed over by `take_stats` (statements/stats.py).
 
 State is small and explicit: the open batch header, the open block header and the raw records of
 the open statement. `open_records` lists exactly the raw records needed to rebuild it, which is
 what the Kafka service keeps to survive a crash (see docs/exactly-once.md).
 
-Flow: framing -> codec -> **assembler** -> checks -> model -> encoders.
+Flow: framing -> codec -> **assembler** (order, build) -> checks -> model -> encoders.
 """
 
 from __future__ import annotations
@@ -31,18 +35,9 @@ from typing import Any, Final
 
 from pms_stream.catair.codec import layout_of, parse_record
 from pms_stream.catair.records import (
+    RECORD_TYPES,
     ARecord,
     BRecord,
-    Q1Record,
-    Q2Record,
-    Q3Record,
-    Q4Record,
-    Q5Record,
-    Q6Record,
-    Q7Record,
-    QARecord,
-    QERecord,
-    QJRecord,
     QRRecord,
     QXRecord,
     Record,
@@ -54,28 +49,29 @@ from pms_stream.errors import RecordError
 from pms_stream.statements import checks
 from pms_stream.statements.build import (
     NOWHERE,
-    DailyParts,
     OpenStatement,
     Origin,
     Raw,
     StreamName,
     build_statement,
     missing_parts,
+    record_rejected,
+    rejected,
+    reroute_ack,
+    reroute_request,
+    statement_rejected,
 )
 from pms_stream.statements.model import (
     Event,
-    RejectedEvent,
     RejectKind,
-    RerouteAckEvent,
-    RerouteRequestEvent,
 )
 from pms_stream.statements.order import (
     Q5_ON_PRELIMINARY,
+    STATEMENT_RECORDS,
     STRUCTURE_MAP,
     NextStatement,
     OutOfSequence,
     Phase,
-    next_sequence,
 )
 from pms_stream.statements.stats import Outcome, RecordStats
 
@@ -141,7 +137,7 @@ class Assembler:
             self._count_in_block((raw, origin))
             if self._open is not None:
                 self._open.rejected += 1
-            self._reject_error(exc, raw, origin)
+            self._out.append(record_rejected(exc, raw, origin, self._name))
         else:
             self._record(record, raw, origin)
         out, self._out = self._out, []
@@ -301,8 +297,8 @@ class Assembler:
         if self._open is not None and self._open.framing == "bare":
             self._close_statement()
         elif self._open is not None:
-            self._block = None  # the rejected statement's records include its B record
-            self._reject_open(f"block not closed by a Y record: {why}")
+            st, self._open, self._block = self._open, None, None  # its records hold the B
+            self._reject_statement(st, f"block not closed by a Y record: {why}")
         if self._block is not None:
             self._block_unclosed(why)
 
@@ -352,42 +348,15 @@ class Assembler:
             block.count += 1
         else:
             self._close_bare()
-        raw, origin = entry
-        self._out.append(
-            RerouteAckEvent(
-                code=qx.code,
-                message=qx.message,
-                reroute_count=qx.reroute_count,
-                accepted=qx.code not in checks.QX_ERROR_CODES,
-                raw=raw.decode("latin-1"),
-                source=self._name.source([origin]),
-            )
-        )
+        self._out.append(reroute_ack(qx, entry, self._name))
 
     def _emit_request(
         self, qr: QRRecord, entry: Raw, block: _Block | None, in_block: int, position: int = 1
     ) -> None:
-        raw, origin = entry
         b = block.b if block is not None else None
         self._out.append(
-            RerouteRequestEvent(
-                transmission_date=qr.transmission_date,
-                importer_number=qr.importer_number,
-                client_branch=qr.client_branch,
-                statement_number=qr.statement_number,
-                scope=qr.scope,
-                preliminary_request=qr.preliminary_request,
-                final_request=qr.final_request,
-                problems=[f"{p.field} (positions {p.positions}): {p.reason}" for p in qr.problems],
-                site_code=self._batch.site_code if self._batch else None,
-                batch_filer_code=self._batch.filer_code if self._batch else None,
-                district_port=b.district_port if b else None,
-                filer_code=b.filer_code if b else None,
-                office_code=b.office_code if b else None,
-                qr_in_block=in_block,
-                position_in_block=position,
-                raw=raw.decode("latin-1"),
-                source=self._name.source([origin]),
+            reroute_request(
+                qr, entry, self._name, batch=self._batch, b=b, in_block=in_block, position=position
             )
         )
 
@@ -408,8 +377,10 @@ class Assembler:
         if step.__class__ is not Phase:
             daily = st.daily[-1].q1.daily_statement_number if st.daily else None
             raise _Reject(step.reason.format(daily=daily))  # type: ignore[union-attr]
+        if tag in _ENDS_DAILY:
+            self._end_daily(st)
         try:
-            _KEEP[tag](self, st, record, entry)
+            st.add(tag, record, entry)
         except OutOfSequence as exc:
             raise _Reject(exc.reason) from None
         st.phase = step
@@ -468,44 +439,6 @@ class Assembler:
         if self._open is not None and self._open.framing == "bare":
             self._close_statement()
 
-    # What a statement record in order adds to its statement (the phase moves after it).
-
-    def _keep_q1(self, st: OpenStatement, q1: Q1Record, entry: Raw) -> None:
-        self._end_daily(st)
-        st.daily.append(DailyParts(q1, entry))
-
-    def _keep_q2(self, st: OpenStatement, q2: Q2Record, entry: Raw) -> None:
-        st.daily[-1].q2 = q2
-
-    def _keep_qa(self, st: OpenStatement, qa: QARecord, entry: Raw) -> None:
-        daily = st.daily[-1]
-        daily.last_qa = next_sequence("QA", qa.sequence, daily.last_qa)
-        daily.fees.extend(qa.fees)
-
-    def _keep_q3(self, st: OpenStatement, q3: Q3Record, entry: Raw) -> None:
-        self._end_daily(st)
-        st.q3 = q3
-
-    def _keep_q4(self, st: OpenStatement, q4: Q4Record, entry: Raw) -> None:
-        st.q4 = q4
-
-    def _keep_qe(self, st: OpenStatement, qe: QERecord, entry: Raw) -> None:
-        st.last_qe = next_sequence("QE", qe.sequence, st.last_qe)
-        st.qe.extend(qe.fees)
-
-    def _keep_q5(self, st: OpenStatement, q5: Q5Record, entry: Raw) -> None:
-        st.q5 = q5
-
-    def _keep_q6(self, st: OpenStatement, q6: Q6Record, entry: Raw) -> None:
-        st.q6 = q6
-
-    def _keep_qj(self, st: OpenStatement, qj: QJRecord, entry: Raw) -> None:
-        st.last_qj = next_sequence("QJ", qj.sequence, st.last_qj)
-        st.qj.extend(qj.fees)
-
-    def _keep_q7(self, st: OpenStatement, q7: Q7Record, entry: Raw) -> None:
-        st.q7.append(q7)
-
     # ---- closing ------------------------------------------------------------------------------
 
     def _end_daily(self, st: OpenStatement) -> None:
@@ -550,12 +483,6 @@ class Assembler:
             return
         self._out.append(build_statement(st, self._batch, self._name))
 
-    def _reject_open(self, reason: str) -> None:
-        st = self._open
-        self._open = None
-        if st is not None:
-            self._reject_statement(st, reason)
-
     def _reject_statement(
         self,
         st: OpenStatement,
@@ -570,38 +497,20 @@ class Assembler:
         in exactly one rejected event. `record_type` ... `value` name the field that made the
         whole statement unacceptable, when one did."""
         kept = st.kept()
-        if not kept:
-            return
-        self._out.append(
-            RejectedEvent(
-                kind="statement",
-                reason=reason,
-                record_type=record_type,
-                field=field,
-                positions=positions,
-                value=value,
-                raw="\n".join(r.decode("latin-1") for r, _ in kept),
-                record_count=len(kept),
-                source=self._name.source([o for _, o in kept]),
+        if kept:
+            self._out.append(
+                statement_rejected(
+                    kept,
+                    reason,
+                    self._name,
+                    record_type=record_type,
+                    field=field,
+                    positions=positions,
+                    value=value,
+                )
             )
-        )
 
     # ---- events -------------------------------------------------------------------------------
-
-    def _reject_error(self, exc: RecordError, raw: bytes, origin: Origin) -> None:
-        self._out.append(
-            RejectedEvent(
-                kind="record",
-                reason=exc.reason,
-                record_type=exc.record_type,
-                field=exc.field,
-                positions=exc.positions,
-                value=exc.value,
-                raw=raw.decode("latin-1"),
-                source=self._name.source([origin]),
-            )
-        )
-
     def _emit_reject(
         self,
         kind: RejectKind,
@@ -610,16 +519,10 @@ class Assembler:
         origin: Origin,
         record_type: str | None = None,
     ) -> None:
-        self._out.append(
-            RejectedEvent(
-                kind=kind,
-                reason=reason,
-                record_type=record_type,
-                raw=raw.decode("latin-1"),
-                source=self._name.source([origin]),
-            )
-        )
+        self._out.append(rejected(kind, reason, (raw, origin), self._name, record_type))
 
+
+_ENDS_DAILY: Final = frozenset({"Q1", "Q3"})  # the open daily statement is over (or orphaned)
 
 # A record's type ("Q1", ...) and its handler, by the record's class: one lookup per record.
 _Handler = Callable[[Assembler, str, Any, Raw], None]
@@ -630,34 +533,6 @@ _DISPATCH: Final[dict[type[Record], tuple[str, _Handler]]] = {
     ZRecord: ("Z", Assembler._on_z),
     QRRecord: ("QR", Assembler._on_qr),
     QXRecord: ("QX", Assembler._on_qx),
-    **{
-        cls: (str(cls.__struct_config__.tag), Assembler._on_statement_record)
-        for cls in (
-            Q1Record,
-            Q2Record,
-            QARecord,
-            Q3Record,
-            Q4Record,
-            QERecord,
-            Q5Record,
-            Q6Record,
-            QJRecord,
-            Q7Record,
-        )
-    },
+    **{RECORD_TYPES[tag]: (tag, Assembler._on_statement_record) for tag in STATEMENT_RECORDS},
 }
 assert all(str(cls.__struct_config__.tag) == tag for cls, (tag, _) in _DISPATCH.items())
-
-# What a statement record in order adds to its statement, by record type.
-_KEEP: Final[dict[str, Callable[[Assembler, OpenStatement, Any, Raw], None]]] = {
-    "Q1": Assembler._keep_q1,
-    "Q2": Assembler._keep_q2,
-    "QA": Assembler._keep_qa,
-    "Q3": Assembler._keep_q3,
-    "Q4": Assembler._keep_q4,
-    "QE": Assembler._keep_qe,
-    "Q5": Assembler._keep_q5,
-    "Q6": Assembler._keep_q6,
-    "QJ": Assembler._keep_qj,
-    "Q7": Assembler._keep_q7,
-}

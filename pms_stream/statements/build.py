@@ -1,4 +1,5 @@
-"""Building a `Statement` from the records the assembler kept for it.
+"""Building the events of the JSON model from records: a `Statement` from the records the
+assembler kept for it, the rejected events, the reroute requests and acknowledgements.
 
 The assembler decides what belongs to a statement (statements/order.py, statements/assembler.py)
 and collects it in an `OpenStatement`; once the statement is complete, `build_statement` turns
@@ -12,9 +13,10 @@ Flow: codec -> assembler (order, then **build**) -> checks -> model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import msgspec
 
@@ -29,9 +31,15 @@ from pms_stream.catair.records import (
     Q5Record,
     Q6Record,
     Q7Record,
+    QARecord,
+    QERecord,
+    QJRecord,
+    QRRecord,
+    QXRecord,
 )
 from pms_stream.domain.entry_numbers import format_entry_number
 from pms_stream.domain.fee_classes import fee_class
+from pms_stream.errors import RecordError
 from pms_stream.statements import checks
 from pms_stream.statements.model import (
     Check,
@@ -39,12 +47,16 @@ from pms_stream.statements.model import (
     DeletedEntry,
     FeeAmount,
     Framing,
+    RejectedEvent,
+    RejectKind,
+    RerouteAckEvent,
+    RerouteRequestEvent,
     Source,
     Statement,
     Status,
     Totals,
 )
-from pms_stream.statements.order import Phase
+from pms_stream.statements.order import Phase, next_sequence
 
 __all__ = [
     "NOWHERE",
@@ -55,6 +67,11 @@ __all__ = [
     "StreamName",
     "build_statement",
     "missing_parts",
+    "record_rejected",
+    "rejected",
+    "reroute_ack",
+    "reroute_request",
+    "statement_rejected",
 ]
 
 ZERO: Final = Decimal("0.00")
@@ -110,6 +127,70 @@ class OpenStatement:
     def kept(self) -> list[Raw]:
         """Its records not already rejected one by one."""
         return [entry for entry in self.records if id(entry) not in self.dropped]
+
+    def add(self, record_type: str, record: Any, entry: Raw) -> None:
+        """Keep a statement record that is in order (statements/order.py says which is); a QA,
+        QE or QJ out of sequence raises `OutOfSequence`."""
+        _ADD[record_type](self, record, entry)
+
+
+def _add_q1(st: OpenStatement, q1: Q1Record, entry: Raw) -> None:
+    st.daily.append(DailyParts(q1, entry))
+
+
+def _add_q2(st: OpenStatement, q2: Q2Record, entry: Raw) -> None:
+    st.daily[-1].q2 = q2
+
+
+def _add_qa(st: OpenStatement, qa: QARecord, entry: Raw) -> None:
+    daily = st.daily[-1]
+    daily.last_qa = next_sequence("QA", qa.sequence, daily.last_qa)
+    daily.fees.extend(qa.fees)
+
+
+def _add_q3(st: OpenStatement, q3: Q3Record, entry: Raw) -> None:
+    st.q3 = q3
+
+
+def _add_q4(st: OpenStatement, q4: Q4Record, entry: Raw) -> None:
+    st.q4 = q4
+
+
+def _add_qe(st: OpenStatement, qe: QERecord, entry: Raw) -> None:
+    st.last_qe = next_sequence("QE", qe.sequence, st.last_qe)
+    st.qe.extend(qe.fees)
+
+
+def _add_q5(st: OpenStatement, q5: Q5Record, entry: Raw) -> None:
+    st.q5 = q5
+
+
+def _add_q6(st: OpenStatement, q6: Q6Record, entry: Raw) -> None:
+    st.q6 = q6
+
+
+def _add_qj(st: OpenStatement, qj: QJRecord, entry: Raw) -> None:
+    st.last_qj = next_sequence("QJ", qj.sequence, st.last_qj)
+    st.qj.extend(qj.fees)
+
+
+def _add_q7(st: OpenStatement, q7: Q7Record, entry: Raw) -> None:
+    st.q7.append(q7)
+
+
+# What a statement record in order adds to its statement, by record type.
+_ADD: Final[dict[str, Callable[[OpenStatement, Any, Raw], None]]] = {
+    "Q1": _add_q1,
+    "Q2": _add_q2,
+    "QA": _add_qa,
+    "Q3": _add_q3,
+    "Q4": _add_q4,
+    "QE": _add_qe,
+    "Q5": _add_q5,
+    "Q6": _add_q6,
+    "QJ": _add_qj,
+    "Q7": _add_q7,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +286,112 @@ def build_statement(st: OpenStatement, batch: ARecord | None, name: StreamName) 
     found.extend(checks.run(statement, b, st.q5))
     return msgspec.structs.replace(
         statement, checks=found, header_differences=checks.header_differences(statement, b)
+    )
+
+
+def statement_rejected(
+    records: list[Raw],
+    reason: str,
+    name: StreamName,
+    *,
+    record_type: str | None = None,
+    field: str | None = None,
+    positions: str | None = None,
+    value: str | None = None,
+) -> RejectedEvent:
+    """A statement rejected whole with its `records`; `record_type` ... `value` name the field
+    that made it unacceptable, when one did."""
+    return RejectedEvent(
+        kind="statement",
+        reason=reason,
+        record_type=record_type,
+        field=field,
+        positions=positions,
+        value=value,
+        raw="\n".join(r.decode("latin-1") for r, _ in records),
+        record_count=len(records),
+        source=name.source([o for _, o in records]),
+    )
+
+
+def record_rejected(
+    exc: RecordError, raw: bytes, origin: Origin, name: StreamName
+) -> RejectedEvent:
+    """A record the codec refused, with the codec's reason, field and positions."""
+    return RejectedEvent(
+        kind="record",
+        reason=exc.reason,
+        record_type=exc.record_type,
+        field=exc.field,
+        positions=exc.positions,
+        value=exc.value,
+        raw=raw.decode("latin-1"),
+        source=name.source([origin]),
+    )
+
+
+def rejected(
+    kind: RejectKind,
+    reason: str,
+    entry: Raw,
+    name: StreamName,
+    record_type: str | None = None,
+) -> RejectedEvent:
+    """One record (or a framing fragment) rejected for `reason`."""
+    raw, origin = entry
+    return RejectedEvent(
+        kind=kind,
+        reason=reason,
+        record_type=record_type,
+        raw=raw.decode("latin-1"),
+        source=name.source([origin]),
+    )
+
+
+def reroute_ack(qx: QXRecord, entry: Raw, name: StreamName) -> RerouteAckEvent:
+    """A QX answer to a reroute request."""
+    raw, origin = entry
+    return RerouteAckEvent(
+        code=qx.code,
+        message=qx.message,
+        reroute_count=qx.reroute_count,
+        accepted=qx.code not in checks.QX_ERROR_CODES,
+        raw=raw.decode("latin-1"),
+        source=name.source([origin]),
+    )
+
+
+def reroute_request(
+    qr: QRRecord,
+    entry: Raw,
+    name: StreamName,
+    *,
+    batch: ARecord | None,
+    b: BRecord | None,
+    in_block: int,
+    position: int,
+) -> RerouteRequestEvent:
+    """A QR request, with the A and B records around it (if any): the `position`th of the
+    `in_block` QR records of its block."""
+    raw, origin = entry
+    return RerouteRequestEvent(
+        transmission_date=qr.transmission_date,
+        importer_number=qr.importer_number,
+        client_branch=qr.client_branch,
+        statement_number=qr.statement_number,
+        scope=qr.scope,
+        preliminary_request=qr.preliminary_request,
+        final_request=qr.final_request,
+        problems=[f"{p.field} (positions {p.positions}): {p.reason}" for p in qr.problems],
+        site_code=batch.site_code if batch else None,
+        batch_filer_code=batch.filer_code if batch else None,
+        district_port=b.district_port if b else None,
+        filer_code=b.filer_code if b else None,
+        office_code=b.office_code if b else None,
+        qr_in_block=in_block,
+        position_in_block=position,
+        raw=raw.decode("latin-1"),
+        source=name.source([origin]),
     )
 
 

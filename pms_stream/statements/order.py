@@ -29,7 +29,7 @@ from typing import Final, NamedTuple
 
 __all__ = [
     "Q5_ON_PRELIMINARY",
-    "RECORD_TYPES",
+    "STATEMENT_RECORDS",
     "STRUCTURE_MAP",
     "NextStatement",
     "OutOfOrder",
@@ -73,7 +73,7 @@ class NextStatement(NamedTuple):
 Step = Phase | OutOfOrder | NextStatement
 
 # The statement record types, in the chapter's order: the table's columns.
-RECORD_TYPES: Final = ("Q1", "Q2", "QA", "Q3", "Q4", "QE", "Q5", "Q6", "QJ", "Q7")
+STATEMENT_RECORDS: Final = ("Q1", "Q2", "QA", "Q3", "Q4", "QE", "Q5", "Q6", "QJ", "Q7")
 
 # The reasons, each written once; the table places them.
 NEXT_Q1: Final = NextStatement(
@@ -138,7 +138,7 @@ _GRID: Final[tuple[tuple[Phase, tuple[Step, ...]], ...]] = (
 
 # phase -> statement record type -> step: every cell filled (checked here, at import).
 STRUCTURE_MAP: Final[dict[Phase, dict[str, Step]]] = {
-    phase: dict(zip(RECORD_TYPES, row, strict=True)) for phase, row in _GRID
+    phase: dict(zip(STATEMENT_RECORDS, row, strict=True)) for phase, row in _GRID
 }
 assert list(STRUCTURE_MAP) == list(Phase), "one row per phase, in order"
 del P

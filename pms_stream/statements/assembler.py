@@ -380,7 +380,7 @@ class Assembler:
         if tag in _ENDS_DAILY:
             self._end_daily(st)
         try:
-            st.add(tag, record, entry)
+            st.add(record, entry)
         except OutOfSequence as exc:
             raise _Reject(exc.reason) from None
         st.phase = step

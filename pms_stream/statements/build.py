@@ -13,10 +13,9 @@ Flow: codec -> assembler (order, then **build**) -> checks -> model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 import msgspec
 
@@ -36,6 +35,7 @@ from pms_stream.catair.records import (
     QJRecord,
     QRRecord,
     QXRecord,
+    Record,
 )
 from pms_stream.domain.entry_numbers import format_entry_number
 from pms_stream.domain.fee_classes import fee_class
@@ -128,69 +128,36 @@ class OpenStatement:
         """Its records not already rejected one by one."""
         return [entry for entry in self.records if id(entry) not in self.dropped]
 
-    def add(self, record_type: str, record: Any, entry: Raw) -> None:
+    def add(self, record: Record, entry: Raw) -> None:
         """Keep a statement record that is in order (statements/order.py says which is); a QA,
         QE or QJ out of sequence raises `OutOfSequence`."""
-        _ADD[record_type](self, record, entry)
-
-
-def _add_q1(st: OpenStatement, q1: Q1Record, entry: Raw) -> None:
-    st.daily.append(DailyParts(q1, entry))
-
-
-def _add_q2(st: OpenStatement, q2: Q2Record, entry: Raw) -> None:
-    st.daily[-1].q2 = q2
-
-
-def _add_qa(st: OpenStatement, qa: QARecord, entry: Raw) -> None:
-    daily = st.daily[-1]
-    daily.last_qa = next_sequence("QA", qa.sequence, daily.last_qa)
-    daily.fees.extend(qa.fees)
-
-
-def _add_q3(st: OpenStatement, q3: Q3Record, entry: Raw) -> None:
-    st.q3 = q3
-
-
-def _add_q4(st: OpenStatement, q4: Q4Record, entry: Raw) -> None:
-    st.q4 = q4
-
-
-def _add_qe(st: OpenStatement, qe: QERecord, entry: Raw) -> None:
-    st.last_qe = next_sequence("QE", qe.sequence, st.last_qe)
-    st.qe.extend(qe.fees)
-
-
-def _add_q5(st: OpenStatement, q5: Q5Record, entry: Raw) -> None:
-    st.q5 = q5
-
-
-def _add_q6(st: OpenStatement, q6: Q6Record, entry: Raw) -> None:
-    st.q6 = q6
-
-
-def _add_qj(st: OpenStatement, qj: QJRecord, entry: Raw) -> None:
-    st.last_qj = next_sequence("QJ", qj.sequence, st.last_qj)
-    st.qj.extend(qj.fees)
-
-
-def _add_q7(st: OpenStatement, q7: Q7Record, entry: Raw) -> None:
-    st.q7.append(q7)
-
-
-# What a statement record in order adds to its statement, by record type.
-_ADD: Final[dict[str, Callable[[OpenStatement, Any, Raw], None]]] = {
-    "Q1": _add_q1,
-    "Q2": _add_q2,
-    "QA": _add_qa,
-    "Q3": _add_q3,
-    "Q4": _add_q4,
-    "QE": _add_qe,
-    "Q5": _add_q5,
-    "Q6": _add_q6,
-    "QJ": _add_qj,
-    "Q7": _add_q7,
-}
+        match record:
+            case Q1Record():
+                self.daily.append(DailyParts(record, entry))
+            case Q2Record():
+                self.daily[-1].q2 = record
+            case QARecord():
+                daily = self.daily[-1]
+                daily.last_qa = next_sequence("QA", record.sequence, daily.last_qa)
+                daily.fees.extend(record.fees)
+            case Q3Record():
+                self.q3 = record
+            case Q4Record():
+                self.q4 = record
+            case QERecord():
+                self.last_qe = next_sequence("QE", record.sequence, self.last_qe)
+                self.qe.extend(record.fees)
+            case Q5Record():
+                self.q5 = record
+            case Q6Record():
+                self.q6 = record
+            case QJRecord():
+                self.last_qj = next_sequence("QJ", record.sequence, self.last_qj)
+                self.qj.extend(record.fees)
+            case Q7Record():
+                self.q7.append(record)
+            case _:  # pragma: no cover - the assembler passes statement records only
+                raise TypeError(type(record).__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -363,20 +363,22 @@ class Assembler:
     # ---- statement records: the order is statements/order.py's table -----------------------
 
     def _on_statement_record(self, tag: str, record: Record, entry: Raw) -> None:
+        """A Q1 ... Q7 record: find its statement, look its step up in `STRUCTURE_MAP`, keep it
+        and move the phase, or reject it with the table's reason."""
         st = self._open
         if (
             st is not None
             and st.framing == "bare"
-            and STRUCTURE_MAP[st.phase][tag].__class__ is NextStatement
+            and isinstance(STRUCTURE_MAP[st.phase][tag], NextStatement)
         ):
             self._close_statement()  # the record can only begin the next bare statement
         st = self._statement_for(tag, entry)
         if tag == "Q5" and st.block is not None and st.block.statement_status == "P":
             raise _Reject(Q5_ON_PRELIMINARY.reason)
         step = STRUCTURE_MAP[st.phase][tag]
-        if step.__class__ is not Phase:
+        if not isinstance(step, Phase):
             daily = st.daily[-1].q1.daily_statement_number if st.daily else None
-            raise _Reject(step.reason.format(daily=daily))  # type: ignore[union-attr]
+            raise _Reject(step.reason.format(daily=daily))
         if tag in _ENDS_DAILY:
             self._end_daily(st)
         try:
@@ -405,8 +407,8 @@ class Assembler:
             return self._open
         if self._open is None:
             step = STRUCTURE_MAP[Phase.NONE][tag]
-            if step.__class__ is not Phase:
-                raise _Reject(step.reason)  # type: ignore[union-attr]
+            if not isinstance(step, Phase):
+                raise _Reject(step.reason)
             self._open = OpenStatement("bare", None, phase=Phase.NONE)
         self._open.records.append(entry)
         self._check_size()

@@ -217,7 +217,7 @@ class PartitionTask:
         # while replaying: the opening offsets not met yet, and the keys met at one of them
         self._replay_opens = set(self._replay.opened_at) if self._replay else set()
         self._replay_starts: dict[str, int] = {}
-        self._stats = RecordStats()  # records seen, handed over by take_stats
+        self._stats: dict[tuple[str, str], int] = {}  # records seen, handed over by take_stats
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -394,11 +394,12 @@ class PartitionTask:
         return outputs
 
     def _collect_stats(self, assembler: Assembler) -> None:
-        self._stats += assembler.take_stats()
+        for key, count in assembler.take_stats().items():
+            self._stats[key] = self._stats.get(key, 0) + count
 
     def take_stats(self) -> RecordStats:
         """The records its assemblers saw since the last call, by (record type, outcome)."""
-        stats, self._stats = self._stats, RecordStats()
+        stats, self._stats = RecordStats(self._stats), {}
         return stats
 
     def _outputs(

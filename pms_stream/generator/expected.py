@@ -8,10 +8,10 @@ Flow: month and inject (`Spec`s) -> **expected** -> model `Statement`s.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 
 from pms_stream.domain.entry_numbers import format_entry_number
 from pms_stream.domain.fee_classes import fee_class
+from pms_stream.domain.money import from_cents
 from pms_stream.generator.options import CentTotals, GenerateOptions, Spec
 from pms_stream.statements import checks
 from pms_stream.statements.model import (
@@ -29,21 +29,17 @@ from pms_stream.statements.model import (
 __all__ = ["expected_statement"]
 
 
-def _money(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
-
-
 def _fees(fees: Iterable[tuple[str, int]]) -> list[FeeAmount]:
-    return [FeeAmount(code, fee_class(code).name, _money(amount)) for code, amount in fees]
+    return [FeeAmount(code, fee_class(code).name, from_cents(amount)) for code, amount in fees]
 
 
 def _totals(t: CentTotals) -> Totals:
     return Totals(
-        duty=_money(t.duty),
-        tax=_money(t.tax),
-        add=_money(t.add),
-        cvd=_money(t.cvd),
-        amount_due=_money(t.due),
+        duty=from_cents(t.duty),
+        tax=from_cents(t.tax),
+        add=from_cents(t.add),
+        cvd=from_cents(t.cvd),
+        amount_due=from_cents(t.due),
         fees=_fees(t.fees),
     )
 
@@ -104,11 +100,11 @@ def expected_statement(s: Spec, o: GenerateOptions, file: str | None) -> Stateme
                 importer_number=d.importer,
                 print_date=d.printed,
                 presentation_date=d.presented,
-                duty=_money(d.duty),
-                tax=_money(d.tax),
-                add=_money(d.add),
-                cvd=_money(d.cvd),
-                amount_due=_money(d.due),
+                duty=from_cents(d.duty),
+                tax=from_cents(d.tax),
+                add=from_cents(d.add),
+                cvd=from_cents(d.cvd),
+                amount_due=from_cents(d.due),
                 fees=_fees(d.fees),
             )
             for d in s.daily

@@ -2,9 +2,10 @@
 
 `parse_record` and `encode_record` are compiled at import from the layouts in `layouts.py`: each
 field gets one converter (text -> value) and one formatter (value -> text), chosen by its kind,
-class and status. Parsing is strict and precise: any problem raises `RecordError` naming the
-record type, field, 1-based positions, the value (SSN-shaped values masked, passwords never shown)
-and a reason. Nothing else escapes `parse_record`, whatever the input.
+class and status (catair/values.py); a plan per layout holds them. Parsing is strict and
+precise: any problem raises `RecordError` naming the record type, field, 1-based positions, the
+value (SSN-shaped values masked, passwords never shown) and a reason. Nothing else escapes
+`parse_record`, whatever the input.
 
 Rules this module decides where the chapter is silent (see docs/records.md):
 - A record is exactly 80 printable ASCII characters; one trailing CR, LF or CRLF is dropped.
@@ -22,13 +23,10 @@ Flow: framing -> **codec** -> assembler.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from pms_stream.catair.fastpath import Bail, by_prefix, compile_fast_parser
-from pms_stream.catair.fields import RECORD_LENGTH, Cls, Field, Kind, Layout, Status
+from pms_stream.catair.fields import RECORD_LENGTH, Field, Kind, Layout
 from pms_stream.catair.layouts import LAYOUTS
 from pms_stream.catair.records import (
     GROUP_ITEMS,
@@ -37,295 +35,18 @@ from pms_stream.catair.records import (
     Record,
     Secret,
 )
+from pms_stream.catair.values import (
+    CONVERTERS,
+    FORMATTERS,
+    Converter,
+    Formatter,
+    Invalid,
+    raw_formatter,
+)
 from pms_stream.domain.importer_numbers import MASK, looks_like_ssn, scrub
 from pms_stream.errors import RecordError
 
 __all__ = ["RECORD_LENGTH", "encode_record", "layout_of", "parse_record"]
-
-
-class _Invalid(ValueError):  # noqa: N818 - internal signal, never escapes this module
-    """A converter's complaint about one field; `offset` is 0-based inside the field. A
-    ValueError: the fast path's date converters (these) refuse a date with it."""
-
-    def __init__(self, reason: str, offset: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.offset = offset
-
-
-Converter = Callable[[str], Any]
-Formatter = Callable[[Any], str]
-
-
-# --------------------------------------------------------------------------------------------
-# Converters: the text of one field -> its value. Raise _Invalid with a reason a person reads.
-# --------------------------------------------------------------------------------------------
-
-
-def _first_non_digit(text: str) -> int:
-    return next(i for i, ch in enumerate(text) if not ch.isdigit() or not ch.isascii())
-
-
-def _blank(f: Field) -> None:
-    if f.status is Status.M:
-        raise _Invalid("mandatory field is blank")
-
-
-def _check_class(f: Field, value: str) -> None:
-    """Class rules for a non-blank, right-trimmed value."""
-    if f.cls is Cls.X:
-        return
-    if value[0] == " ":
-        raise _Invalid("value must be left-justified (leading spaces)", 0)
-    for i, ch in enumerate(value):
-        if f.cls is Cls.N:
-            ok = "0" <= ch <= "9"
-            want = "digits"
-        elif f.cls is Cls.A:
-            ok = "A" <= ch <= "Z"
-            want = "upper-case letters"
-        else:
-            ok = "A" <= ch <= "Z" or "0" <= ch <= "9"
-            want = "upper-case letters and digits"
-        if not ok:
-            raise _Invalid(f"character {ch!r} not allowed: class {f.cls.value} takes {want}", i)
-
-
-def _text_converter(f: Field) -> Converter:
-    values = f.values
-    allowed = ", ".join(sorted(values)) if values else ""
-    mandatory = f.status is Status.M
-    cls = f.cls
-    fast_an = cls is Cls.AN
-
-    def convert(text: str) -> str | None:
-        value = text.rstrip(" ")
-        if not value:
-            if mandatory:
-                raise _Invalid("mandatory field is blank")
-            return None
-        # Fast path for the common AN case; the full check names the bad character.
-        if not ((fast_an and value.isalnum() and value.isupper()) or value.isdigit()):
-            _check_class(f, value)
-        if values is not None and value not in values:
-            raise _Invalid(
-                f"must be one of {allowed} (or blank)"
-                if not mandatory
-                else f"must be one of {allowed}"
-            )
-        return value
-
-    if cls is Cls.X:
-
-        def convert_x(text: str) -> str | None:
-            value = text.rstrip(" ")
-            if not value:
-                if mandatory:
-                    raise _Invalid("mandatory field is blank")
-                return None
-            return value
-
-        return convert_x
-    return convert
-
-
-def _amount_converter(f: Field) -> Converter:
-    mandatory = f.status is Status.M
-    blank = " " * f.width
-    units = f.width - 2
-
-    def convert(text: str) -> Decimal | None:
-        if text.isdigit() and text.isascii():
-            return Decimal(f"{text[:units]}.{text[units:]}")
-        if text == blank:
-            if mandatory:
-                raise _Invalid("mandatory field is blank")
-            return None
-        i = _first_non_digit(text)
-        raise _Invalid(
-            f"an amount is {f.width} digits with two implied decimals; {text[i]!r} is not a digit",
-            i,
-        )
-
-    return convert
-
-
-_MONTHS: Final = range(1, 13)
-
-
-def _date_converter(f: Field) -> Converter:
-    mandatory = f.status is Status.M
-    cache: dict[str, date] = {}
-
-    def convert(text: str) -> date | None:
-        hit = cache.get(text)
-        if hit is not None:
-            return hit
-        if text == "      ":
-            if mandatory:
-                raise _Invalid("mandatory field is blank")
-            return None
-        if not (text.isdigit() and text.isascii()):
-            i = _first_non_digit(text)
-            raise _Invalid(f"a date is MMDDYY, digits only; {text[i]!r} is not a digit", i)
-        month, day, year = int(text[0:2]), int(text[2:4]), 2000 + int(text[4:6])
-        if month not in _MONTHS:
-            raise _Invalid(f"impossible date: month {month:02d} (MMDDYY)", 0)
-        try:
-            value = date(year, month, day)
-        except ValueError:
-            raise _Invalid(
-                f"impossible date: day {day:02d} of {year}-{month:02d} (MMDDYY)", 2
-            ) from None
-        if len(cache) < 4096:
-            cache[text] = value
-        return value
-
-    return convert
-
-
-def _int_converter(f: Field) -> Converter:
-    mandatory = f.status is Status.M
-    blank = " " * f.width
-    low, high = f.minimum, f.maximum
-
-    def convert(text: str) -> int | None:
-        if text == blank:
-            if mandatory:
-                raise _Invalid("mandatory field is blank")
-            return None
-        if not (text.isdigit() and text.isascii()):
-            i = _first_non_digit(text)
-            raise _Invalid(f"digits only (class N, zero-filled); {text[i]!r} is not a digit", i)
-        value = int(text)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise _Invalid(f"must be from {low:0{f.width}d} to {high:0{f.width}d}")
-        return value
-
-    return convert
-
-
-def _secret_converter(f: Field) -> Converter:
-    def convert(text: str) -> Secret | None:
-        value = text.rstrip(" ")
-        if not value:
-            return None
-        if value[0] == " " or not value.isalnum():
-            raise _Invalid("a password is letters and digits, left-justified")
-        return Secret(value)
-
-    return convert
-
-
-_CONVERTERS: Final[dict[Kind, Callable[[Field], Converter]]] = {
-    Kind.TEXT: _text_converter,
-    Kind.AMOUNT: _amount_converter,
-    Kind.DATE: _date_converter,
-    Kind.INT: _int_converter,
-    Kind.SECRET: _secret_converter,
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Formatters: a value -> the text of its field. Raise _Invalid when the value cannot fit.
-# --------------------------------------------------------------------------------------------
-
-
-def _text_formatter(f: Field) -> Formatter:
-    width = f.width
-
-    def fmt(value: str | None) -> str:
-        if value is None:
-            return " " * width
-        if not isinstance(value, str) or len(value) > width:
-            raise _Invalid(f"must be a string of at most {width} characters")
-        return value.ljust(width)
-
-    return fmt
-
-
-_CENT: Final = Decimal("0.01")
-
-
-def _amount_formatter(f: Field) -> Formatter:
-    width = f.width
-    limit = 10**width
-
-    def fmt(value: Decimal | None) -> str:
-        if value is None:
-            return " " * width
-        if not isinstance(value, Decimal) or not value.is_finite():
-            raise _Invalid("an amount must be a finite Decimal")
-        try:
-            cents = value.scaleb(2)
-            exact = cents == cents.to_integral_value()
-        except InvalidOperation:
-            exact = False
-        if not exact:
-            raise _Invalid("an amount has at most two decimal places")
-        whole = int(cents)
-        if not 0 <= whole < limit:
-            raise _Invalid(f"an amount is from 0.00 to {Decimal(limit - 1).scaleb(-2)}")
-        return f"{whole:0{width}d}"
-
-    return fmt
-
-
-def _date_formatter(f: Field) -> Formatter:
-    def fmt(value: date | None) -> str:
-        if value is None:
-            return "      "
-        if not isinstance(value, date) or not 2000 <= value.year <= 2099:
-            raise _Invalid("a date must be a datetime.date in 2000-2099")
-        return f"{value.month:02d}{value.day:02d}{value.year % 100:02d}"
-
-    return fmt
-
-
-def _int_formatter(f: Field) -> Formatter:
-    width = f.width
-
-    def fmt(value: int | None) -> str:
-        if value is None:
-            return " " * width
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 10**width:
-            raise _Invalid(f"must be a whole number from 0 to {10**width - 1}")
-        return f"{value:0{width}d}"
-
-    return fmt
-
-
-def _secret_formatter(f: Field) -> Formatter:
-    width = f.width
-
-    def fmt(value: Secret | None) -> str:
-        if value is None:
-            return " " * width
-        if not isinstance(value, Secret) or len(value.reveal()) > width:
-            raise _Invalid(f"must be a Secret of at most {width} characters")
-        return value.reveal().ljust(width)
-
-    return fmt
-
-
-def _raw_formatter(f: Field) -> Formatter:
-    width = f.width
-
-    def fmt(value: str) -> str:
-        if not isinstance(value, str) or len(value) != width:
-            raise _Invalid(f"a field kept as received must be exactly {width} characters")
-        return value
-
-    return fmt
-
-
-_FORMATTERS: Final[dict[Kind, Callable[[Field], Formatter]]] = {
-    Kind.TEXT: _text_formatter,
-    Kind.AMOUNT: _amount_formatter,
-    Kind.DATE: _date_formatter,
-    Kind.INT: _int_formatter,
-    Kind.SECRET: _secret_formatter,
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,10 +84,10 @@ class _Plan:
             if f.kind is Kind.FILLER:
                 self.fixed.append((f, sl, " " * f.width))
                 continue
-            convert = _CONVERTERS[f.kind](f)
+            convert = CONVERTERS[f.kind](f)
             if f.lenient:
                 self.lenient.append((f, sl, convert))
-                self.formatters[f] = _raw_formatter(f)
+                self.formatters[f] = raw_formatter(f)
             elif f.group is not None:
                 assert f.slot is not None
                 slots = self.groups.setdefault(f.group, [])
@@ -374,10 +95,10 @@ class _Plan:
                     slots.append(_Slot(f.slot, []))
                 slots[f.slot - 1].fields.append(f)
                 self.attrs.append((f, sl, convert))
-                self.formatters[f] = _FORMATTERS[f.kind](f)
+                self.formatters[f] = FORMATTERS[f.kind](f)
             else:
                 self.attrs.append((f, sl, convert))
-                self.formatters[f] = _FORMATTERS[f.kind](f)
+                self.formatters[f] = FORMATTERS[f.kind](f)
         self.identifier = layout.identifier
         dates = {f: c for f, _, c in self.attrs if f.kind is Kind.DATE}
         self.fast = compile_fast_parser(layout, dates) or self.parse
@@ -414,7 +135,7 @@ class _Plan:
             text = s[sl]
             try:
                 value = convert(text)
-            except _Invalid as exc:
+            except Invalid as exc:
                 raise self._error(f, text, exc) from None
             if f.group is None:
                 values[f.attr] = value  # type: ignore[index]
@@ -429,7 +150,7 @@ class _Plan:
                 values[f.attr] = text  # type: ignore[index]
                 try:
                     convert(text)
-                except _Invalid as exc:
+                except Invalid as exc:
                     problems.append(FieldProblem(f.name, f.positions, exc.reason))
             values["problems"] = tuple(problems)
         return self.struct(**values)
@@ -452,7 +173,7 @@ class _Plan:
                 raise self._error(
                     f,
                     s[f.start - 1 : f.end],
-                    _Invalid(
+                    Invalid(
                         f"slot {gap.number} is blank but slot {slot.number} is filled: "
                         f"slots fill from the first"
                     ),
@@ -463,7 +184,7 @@ class _Plan:
                 raise self._error(
                     f,
                     s[f.start - 1 : f.end],
-                    _Invalid(f"blank while {other.member} of the same slot is filled"),
+                    Invalid(f"blank while {other.member} of the same slot is filled"),
                 )
             items.append(item(*members))
         return tuple(items)
@@ -474,9 +195,9 @@ class _Plan:
             reason = f"filler must be spaces; found {text[i]!r} at position {f.start + i}"
         else:
             reason = f"must always equal {f.const!r}"
-        return self._error(f, text, _Invalid(reason))
+        return self._error(f, text, Invalid(reason))
 
-    def _error(self, f: Field, text: str, exc: _Invalid) -> RecordError:
+    def _error(self, f: Field, text: str, exc: Invalid) -> RecordError:
         return RecordError(
             exc.reason,
             record_type=self.layout.record_type,
@@ -506,7 +227,7 @@ class _Plan:
                 value = getattr(record, f.attr or "")
             try:
                 parts.append(self.formatters[f](value))
-            except _Invalid as exc:
+            except Invalid as exc:
                 raise RecordError(
                     f"cannot encode: {exc.reason}",
                     record_type=self.layout.record_type,

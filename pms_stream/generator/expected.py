@@ -8,10 +8,10 @@ Flow: month and inject (`Spec`s) -> **expected** -> model `Statement`s.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 
 from pms_stream.domain.entry_numbers import format_entry_number
 from pms_stream.domain.fee_classes import fee_class
+from pms_stream.domain.money import from_cents
 from pms_stream.generator.options import CentTotals, GenerateOptions, Spec
 from pms_stream.statements import checks
 from pms_stream.statements.model import (
@@ -29,21 +29,17 @@ from pms_stream.statements.model import (
 __all__ = ["expected_statement"]
 
 
-def _money(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
-
-
 def _fees(fees: Iterable[tuple[str, int]]) -> list[FeeAmount]:
-    return [FeeAmount(code, fee_class(code).name, _money(amount)) for code, amount in fees]
+    return [FeeAmount(code, fee_class(code).name, from_cents(amount)) for code, amount in fees]
 
 
 def _totals(t: CentTotals) -> Totals:
     return Totals(
-        duty=_money(t.duty),
-        tax=_money(t.tax),
-        add=_money(t.add),
-        cvd=_money(t.cvd),
-        amount_due=_money(t.due),
+        duty=from_cents(t.duty),
+        tax=from_cents(t.tax),
+        add=from_cents(t.add),
+        cvd=from_cents(t.cvd),
+        amount_due=from_cents(t.due),
         fees=_fees(t.fees),
     )
 
@@ -60,44 +56,22 @@ def _difference(final: CentTotals, pre: CentTotals) -> CentTotals:
     )
 
 
-def _expected_checks(s: Spec, diff: CentTotals | None, block: bool) -> list[Check]:
-    found: list[Check] = []
-    if s.rejected and block:
-        inner = s.count - 2
-        found.append(
-            Check(
-                checks.RECORD_COUNT,
-                "error",
-                f"Y record counts {inner} records; the block holds {inner + s.extra}",
-            )
-        )
-    if s.rejected:
-        found.append(
-            Check(
-                checks.REJECTED_RECORDS,
-                "error",
-                f"{s.rejected} record(s) of this statement were rejected",
-            )
-        )
-    if diff is not None:
-        parts = [("duty", diff.duty), ("tax", diff.tax), ("add", diff.add), ("cvd", diff.cvd)]
-        parts.append(("amount_due", diff.due))
-        changed = [f"{name} {_money(v):.2f}" for name, v in parts if v]
-        changed += [f"fee class {c} {_money(v):.2f}" for c, v in diff.fees if v]
-        if changed:
-            found.append(
-                Check(
-                    checks.FINAL_DIFFERENCE,
-                    "info",
-                    "final differs from preliminary: " + ", ".join(changed),
-                )
-            )
-    return found
+def _expected_checks(s: Spec, diff: Totals | None, block: bool) -> list[Check]:
+    """The checks the parser finds on a generated statement: the Y record's count and the
+    rejected records where bad inputs landed on it, and the final's difference. Made by the
+    same constructors the assembler calls (statements/checks.py)."""
+    inner = s.count - 2  # the records between B and Y as generated
+    found = [
+        checks.record_count(inner, inner + s.extra) if s.rejected and block else None,
+        checks.rejected_records(s.rejected),
+        checks.final_difference(diff) if diff is not None else None,
+    ]
+    return [check for check in found if check is not None]
 
 
 def expected_statement(s: Spec, o: GenerateOptions, file: str | None) -> Statement:
     block = o.framing == "block"
-    diff = _difference(s.final, s.preliminary) if s.final is not None else None
+    diff = _totals(_difference(s.final, s.preliminary)) if s.final is not None else None
     if o.line_end == "none":
         source = Source(file=file, first_record=s.first + 1, last_record=s.last + 1)
     else:
@@ -126,18 +100,18 @@ def expected_statement(s: Spec, o: GenerateOptions, file: str | None) -> Stateme
                 importer_number=d.importer,
                 print_date=d.printed,
                 presentation_date=d.presented,
-                duty=_money(d.duty),
-                tax=_money(d.tax),
-                add=_money(d.add),
-                cvd=_money(d.cvd),
-                amount_due=_money(d.due),
+                duty=from_cents(d.duty),
+                tax=from_cents(d.tax),
+                add=from_cents(d.add),
+                cvd=from_cents(d.cvd),
+                amount_due=from_cents(d.due),
                 fees=_fees(d.fees),
             )
             for d in s.daily
         ],
         preliminary_totals=_totals(s.preliminary),
         final_totals=_totals(s.final) if s.final is not None else None,
-        difference=_totals(diff) if diff is not None else None,
+        difference=diff,
         deleted_entries=deleted,
         checks=_expected_checks(s, diff, block),
         framing=o.framing,

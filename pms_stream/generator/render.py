@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 from typing import Any, Final
 
 from pms_stream.catair.codec import encode_record, layout_of
 from pms_stream.catair.fields import Field, Kind
 from pms_stream.catair.records import RECORD_TYPES, DeletedEntry, Fee
+from pms_stream.domain.money import from_cents
 
 __all__ = ["Renderer", "mmddyy"]
 
@@ -61,7 +61,7 @@ class _Template:
         for f, given in zip(self.fields, values, strict=True):
             value = given
             if f.kind is Kind.AMOUNT:
-                value = Decimal(given).scaleb(-2)
+                value = from_cents(int(given))
             elif f.kind is Kind.DATE:
                 value = date(2000 + int(given[4:]), int(given[:2]), int(given[2:4]))
             elif f.kind is not Kind.INT:

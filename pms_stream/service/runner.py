@@ -347,8 +347,7 @@ class Service:
             outputs += process(InputMessage(m.offset, m.key, m.value, m.timestamp))
         outputs += part.task.expire()
         self.metrics.assembly_latency_seconds.observe(time.monotonic() - started)
-        self.metrics.count_records(part.task.record_stats)
-        part.task.record_stats.clear()
+        self.metrics.count_records(part.task.take_stats())
         newest = max((m.timestamp for m in messages if m.timestamp is not None), default=None)
         await self._publish(part, outputs, newest, records)
 
@@ -390,8 +389,7 @@ class Service:
     async def _expire(self, part: Partition) -> None:
         outputs = part.task.expire()
         if outputs:
-            self.metrics.count_records(part.task.record_stats)
-            part.task.record_stats.clear()
+            self.metrics.count_records(part.task.take_stats())
             await self._publish(part, outputs, None)
 
     async def _publish(

@@ -7,92 +7,78 @@ events each record completes. It handles both shapes of input:
   An MO block carries one QR request; an MQ block QX answers.
 - bare runs of Q records (no A/B/Y/Z): a statement closes at the first record that can only
   belong to the next statement (a Q1 or Q3 after the totals), at an A or B, or on `flush`.
-Order (the chapter's output structure map): each Q1, then its Q2, then its QA records 01, 02, ...;
-then Q3, Q4, QE 01...; then, on final statements only, Q5, Q6, QJ 01...; then Q7 records.
-A record out of order, orphaned or duplicated is rejected with the reason and the statement
+Order inside a statement is one table, `STRUCTURE_MAP` in statements/order.py (the chapter's
+output structure map): Q1, Q2, QA 01...; Q3, Q4, QE 01...; on finals Q5, Q6, QJ 01...; Q7. A
+record out of order, orphaned or duplicated is rejected with the reason and the statement
 around it goes on (its checks then say that a record of it was rejected). A statement that
 cannot be completed (no daily statement, i.e. no Q1 and Q2; no Q3/Q4; or a final without
 Q5/Q6) is rejected whole, with all its raw records; so is an MS block whose B record's payment
 type is not 6, 7 or 8 (docs/spec-decisions.md). Nothing is dropped silently.
 
+Here: the codec call, the control records (A/B/Y/Z), the reroute records (QR in MO blocks, QX
+in MQ blocks), which statement a record belongs to, and the rejects. Elsewhere: the order
+(statements/order.py), the events made of the records (statements/build.py), every check
+(statements/checks.py), the record counts handed over by `take_stats` (statements/stats.py).
+
 State is small and explicit: the open batch header, the open block header and the raw records of
 the open statement. `open_records` lists exactly the raw records needed to rebuild it, which is
 what the Kafka service keeps to survive a crash (see docs/exactly-once.md).
 
-Flow: framing -> codec -> **assembler** -> checks -> model -> encoders.
+Flow: framing -> codec -> **assembler** (order, build) -> checks -> model -> encoders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, ClassVar, Final, Literal, NamedTuple
-
-import msgspec
+from typing import Any, Final
 
 from pms_stream.catair.codec import layout_of, parse_record
 from pms_stream.catair.records import (
+    RECORD_TYPES,
     ARecord,
     BRecord,
-    Fee,
-    Q1Record,
-    Q2Record,
-    Q3Record,
-    Q4Record,
-    Q5Record,
-    Q6Record,
-    Q7Record,
-    QARecord,
-    QERecord,
-    QJRecord,
     QRRecord,
     QXRecord,
     Record,
     YRecord,
     ZRecord,
 )
-from pms_stream.domain.entry_numbers import format_entry_number
-from pms_stream.domain.fee_classes import fee_class
 from pms_stream.domain.payment_types import MONTHLY_PAYMENT_TYPES, describe_payment_type
 from pms_stream.errors import RecordError
 from pms_stream.statements import checks
-from pms_stream.statements.model import (
-    Check,
-    DailyStatement,
-    DeletedEntry,
-    Event,
-    FeeAmount,
-    RejectedEvent,
-    RerouteAckEvent,
-    RerouteRequestEvent,
-    Source,
-    Statement,
-    Totals,
+from pms_stream.statements.build import (
+    NOWHERE,
+    OpenStatement,
+    Origin,
+    Raw,
+    StreamName,
+    build_statement,
+    missing_parts,
+    record_rejected,
+    rejected,
+    reroute_ack,
+    reroute_request,
+    statement_rejected,
 )
+from pms_stream.statements.model import (
+    Event,
+    RejectKind,
+)
+from pms_stream.statements.order import (
+    Q5_ON_PRELIMINARY,
+    STATEMENT_RECORDS,
+    STRUCTURE_MAP,
+    NextStatement,
+    OutOfSequence,
+    Phase,
+)
+from pms_stream.statements.stats import Outcome, RecordStats
 
-__all__ = ["Assembler", "Origin"]
-
-ZERO = Decimal("0.00")
+__all__ = ["Assembler", "Origin", "RecordStats"]
 
 # The B record's payment type indicator: only 6, 7 and 8 are monthly statements.
 _PAYMENT_TYPE: Final = next(f for f in layout_of("B").fields if f.attr == "payment_type")
-
-# Phases of a statement, in the chapter's order.
-DETAIL, TOTALS, FINAL, DELETED = 0, 1, 2, 3
-
-
-class Origin(NamedTuple):
-    """Where one record came from inside its stream: line and record number (files) or the
-    Kafka offset of its message. Any may be None."""
-
-    line: int | None = None
-    record: int | None = None
-    offset: int | None = None
-
-
-Raw = tuple[bytes, Origin]
-NOWHERE = Origin()
 
 
 class _Dropped(Exception):  # noqa: N818 - internal signal: the record was already reported
@@ -103,39 +89,6 @@ class _Reject(Exception):  # noqa: N818 - internal signal carrying the reason
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass
-class _Daily:
-    q1: Q1Record
-    raw: Raw
-    q2: Q2Record | None = None
-    fees: list[Fee] = field(default_factory=list)
-    last_qa: int = 0
-
-
-@dataclass
-class _Open:
-    """The statement being assembled."""
-
-    framing: str  # "block" or "bare"
-    block: BRecord | None
-    records: list[Raw] = field(default_factory=list)
-    daily: list[_Daily] = field(default_factory=list)
-    phase: int = DETAIL
-    q3: Q3Record | None = None
-    q4: Q4Record | None = None
-    qe: list[Fee] = field(default_factory=list)
-    last_qe: int = 0
-    q5: Q5Record | None = None
-    q6: Q6Record | None = None
-    qj: list[Fee] = field(default_factory=list)
-    last_qj: int = 0
-    q7: list[Q7Record] = field(default_factory=list)
-    rejected: int = 0
-    dropped: set[int] = field(default_factory=set)  # id() of records already rejected alone
-    stray: list[Raw] = field(default_factory=list)  # unreadable records met in a bare statement
-    checks: list[Check] = field(default_factory=list)
 
 
 @dataclass
@@ -161,20 +114,16 @@ class Assembler:
         partition: int | None = None,
         max_records: int = 100_000,
     ) -> None:
-        self._file = file
+        self._name = StreamName(file, topic, partition)
         # An open statement past this many records is rejected whole: memory stays bounded
         # (the chapter allows about 80,000: 9,999 daily statements of up to 7 records each).
         self.max_records = max_records
-        self._topic = topic
-        self._partition = partition
         self._batch: ARecord | None = None
         self._batch_raw: Raw | None = None
         self._block: _Block | None = None
-        self._open: _Open | None = None
+        self._open: OpenStatement | None = None
         self._out: list[Event] = []
-        # Records seen, by (record type, outcome): "accepted", "rejected" (could not be
-        # placed) or "invalid" (the codec refused it). Read and reset by the service's metrics.
-        self.record_stats: dict[tuple[str, str], int] = {}
+        self._stats: dict[tuple[str, str], int] = {}  # handed over by take_stats
 
     # ---- input ------------------------------------------------------------------------------
 
@@ -183,12 +132,12 @@ class Assembler:
         try:
             record = parse_record(raw)
         except RecordError as exc:
-            key = (exc.record_type or "unknown", "invalid")
-            self.record_stats[key] = self.record_stats.get(key, 0) + 1
+            key: tuple[str, Outcome] = (exc.record_type or "unknown", "invalid")
+            self._stats[key] = self._stats.get(key, 0) + 1
             self._count_in_block((raw, origin))
             if self._open is not None:
                 self._open.rejected += 1
-            self._reject_error(exc, raw, origin)
+            self._out.append(record_rejected(exc, raw, origin, self._name))
         else:
             self._record(record, raw, origin)
         out, self._out = self._out, []
@@ -233,6 +182,12 @@ class Assembler:
             out.extend(self._open.stray)
         return out
 
+    def take_stats(self) -> RecordStats:
+        """The records seen since the last call, by (record type, outcome); counting starts
+        again from zero."""
+        stats, self._stats = RecordStats(self._stats), {}
+        return stats
+
     @property
     def has_open_state(self) -> bool:
         return self._open is not None or self._block is not None or self._batch is not None
@@ -245,12 +200,10 @@ class Assembler:
 
     def _record(self, record: Record, raw: bytes, origin: Origin) -> None:
         entry: Raw = (raw, origin)
-        handler = self._HANDLERS.get(type(record))
-        if handler is None:  # pragma: no cover - every record type has a handler
-            raise TypeError(type(record).__name__)
-        tag = _tag(record)
+        tag, handler = _DISPATCH[type(record)]
+        key: tuple[str, Outcome]
         try:
-            handler(self, record, entry)
+            handler(self, tag, record, entry)
             key = (tag, "accepted")
         except _Dropped:
             key = (tag, "rejected")
@@ -263,7 +216,7 @@ class Assembler:
                 elif self._block is None:
                     self._open.stray.append(entry)  # charged to it, so rebuilt with it
             self._emit_reject("record", exc.reason, raw, origin, record_type=tag)
-        self.record_stats[key] = self.record_stats.get(key, 0) + 1
+        self._stats[key] = self._stats.get(key, 0) + 1
 
     def _count_in_block(self, entry: Raw) -> None:
         """A record of the open block or statement that is not kept: it still counts for the Y
@@ -283,13 +236,13 @@ class Assembler:
 
     # ---- control records --------------------------------------------------------------------
 
-    def _on_a(self, a: ARecord, entry: Raw) -> None:
+    def _on_a(self, _: str, a: ARecord, entry: Raw) -> None:
         if self._open is not None or self._block is not None:
             self._interrupt("a new A record started a transmission")
         self._batch = a
         self._batch_raw = entry
 
-    def _on_z(self, z: ZRecord, entry: Raw) -> None:
+    def _on_z(self, _: str, z: ZRecord, entry: Raw) -> None:
         if self._open is not None or self._block is not None:
             self._interrupt("the Z record ended the transmission")
         batch = self._batch
@@ -303,12 +256,12 @@ class Assembler:
                 f"A record's {batch.site_code}/{batch.filer_code}"
             )
 
-    def _on_b(self, b: BRecord, entry: Raw) -> None:
+    def _on_b(self, _: str, b: BRecord, entry: Raw) -> None:
         if self._open is not None or self._block is not None:
             self._interrupt("a new B record started a block")
         self._block = _Block(b, entry)
         if b.application_id == "MS":
-            self._open = _Open("block", b, [entry])
+            self._open = OpenStatement("block", b, [entry])
         elif b.application_id not in ("MO", "MQ"):
             self._block = None
             raise _Reject(
@@ -316,37 +269,19 @@ class Assembler:
                 f"(MS statements, MO reroute requests, MQ reroute answers)"
             )
 
-    def _on_y(self, y: YRecord, entry: Raw) -> None:
+    def _on_y(self, _: str, y: YRecord, entry: Raw) -> None:
         block = self._block
         if block is None:
             raise _Reject("Y record without a B record before it")
         b = block.b
-        mismatch: str | None = None
-        if (y.district_port, y.filer_code, y.application_id) != (
-            b.district_port,
-            b.filer_code,
-            b.application_id,
-        ):
-            mismatch = (
-                f"Y record {y.district_port}/{y.filer_code}/{y.application_id} does not "
-                f"match its B record {b.district_port}/{b.filer_code}/{b.application_id}"
-            )
         if self._open is not None:
             self._open.records.append(entry)
-            if mismatch:
-                self._open.checks.append(Check(checks.TRAILER_MISMATCH, "warning", mismatch))
-            if y.record_count is None:
-                self._open.checks.append(
-                    Check(checks.RECORD_COUNT, "warning", "Y record has no record count")
-                )
-            elif y.record_count != block.count:
-                self._open.checks.append(
-                    Check(
-                        checks.RECORD_COUNT,
-                        "error",
-                        f"Y record counts {y.record_count} records; the block holds {block.count}",
-                    )
-                )
+            for check in (
+                checks.trailer_mismatch(y, b),
+                checks.record_count(y.record_count, block.count),
+            ):
+                if check is not None:
+                    self._open.checks.append(check)
             self._block = None
             self._close_statement()
         else:
@@ -362,8 +297,8 @@ class Assembler:
         if self._open is not None and self._open.framing == "bare":
             self._close_statement()
         elif self._open is not None:
-            self._block = None  # the rejected statement's records include its B record
-            self._reject_open(f"block not closed by a Y record: {why}")
+            st, self._open, self._block = self._open, None, None  # its records hold the B
+            self._reject_statement(st, f"block not closed by a Y record: {why}")
         if self._block is not None:
             self._block_unclosed(why)
 
@@ -386,7 +321,7 @@ class Assembler:
 
     # ---- reroute records ----------------------------------------------------------------------
 
-    def _on_qr(self, qr: QRRecord, entry: Raw) -> None:
+    def _on_qr(self, _: str, qr: QRRecord, entry: Raw) -> None:
         block = self._block
         if block is not None and block.b.application_id == "MO":
             block.count += 1
@@ -402,7 +337,7 @@ class Assembler:
         self._close_bare()
         self._emit_request(qr, entry, None, 1)
 
-    def _on_qx(self, qx: QXRecord, entry: Raw) -> None:
+    def _on_qx(self, _: str, qx: QXRecord, entry: Raw) -> None:
         block = self._block
         if block is not None and block.b.application_id != "MQ":
             self._count_in_block(entry)
@@ -413,49 +348,48 @@ class Assembler:
             block.count += 1
         else:
             self._close_bare()
-        raw, origin = entry
-        self._out.append(
-            RerouteAckEvent(
-                code=qx.code,
-                message=qx.message,
-                reroute_count=qx.reroute_count,
-                accepted=qx.code not in checks.QX_ERROR_CODES,
-                raw=raw.decode("latin-1"),
-                source=self._source([origin]),
-            )
-        )
+        self._out.append(reroute_ack(qx, entry, self._name))
 
     def _emit_request(
         self, qr: QRRecord, entry: Raw, block: _Block | None, in_block: int, position: int = 1
     ) -> None:
-        raw, origin = entry
         b = block.b if block is not None else None
         self._out.append(
-            RerouteRequestEvent(
-                transmission_date=qr.transmission_date,
-                importer_number=qr.importer_number,
-                client_branch=qr.client_branch,
-                statement_number=qr.statement_number,
-                scope=qr.scope,
-                preliminary_request=qr.preliminary_request,
-                final_request=qr.final_request,
-                problems=[f"{p.field} (positions {p.positions}): {p.reason}" for p in qr.problems],
-                site_code=self._batch.site_code if self._batch else None,
-                batch_filer_code=self._batch.filer_code if self._batch else None,
-                district_port=b.district_port if b else None,
-                filer_code=b.filer_code if b else None,
-                office_code=b.office_code if b else None,
-                qr_in_block=in_block,
-                position_in_block=position,
-                raw=raw.decode("latin-1"),
-                source=self._source([origin]),
+            reroute_request(
+                qr, entry, self._name, batch=self._batch, b=b, in_block=in_block, position=position
             )
         )
 
-    # ---- statement records --------------------------------------------------------------------
+    # ---- statement records: the order is statements/order.py's table -----------------------
 
-    def _statement_for(self, record: Record, entry: Raw, *, starts: bool) -> _Open:
-        """The open statement `record` belongs to, opening a bare one where it may start one."""
+    def _on_statement_record(self, tag: str, record: Record, entry: Raw) -> None:
+        """A Q1 ... Q7 record: find its statement, look its step up in `STRUCTURE_MAP`, keep it
+        and move the phase, or reject it with the table's reason."""
+        st = self._open
+        if (
+            st is not None
+            and st.framing == "bare"
+            and isinstance(STRUCTURE_MAP[st.phase][tag], NextStatement)
+        ):
+            self._close_statement()  # the record can only begin the next bare statement
+        st = self._statement_for(tag, entry)
+        if tag == "Q5" and st.block is not None and st.block.statement_status == "P":
+            raise _Reject(Q5_ON_PRELIMINARY.reason)
+        step = STRUCTURE_MAP[st.phase][tag]
+        if not isinstance(step, Phase):
+            daily = st.daily[-1].q1.daily_statement_number if st.daily else None
+            raise _Reject(step.reason.format(daily=daily))
+        if tag in _ENDS_DAILY:
+            self._end_daily(st)
+        try:
+            st.add(record, entry)
+        except OutOfSequence as exc:
+            raise _Reject(exc.reason) from None
+        st.phase = step
+
+    def _statement_for(self, tag: str, entry: Raw) -> OpenStatement:
+        """The open statement the record belongs to, opening a bare one where the record may
+        begin one; the record is added to its records."""
         block = self._block
         if block is not None:
             if self._open is None and block.overflow is not None:
@@ -464,21 +398,18 @@ class Assembler:
             if self._open is None:
                 self._count_in_block(entry)
                 raise _Reject(
-                    f"{_tag(record)} record inside a "
-                    f"{block.b.application_id} block; Q statement records belong in "
-                    f"an MS block"
+                    f"{tag} record inside a {block.b.application_id} block; Q statement "
+                    f"records belong in an MS block"
                 )
             block.count += 1
             self._open.records.append(entry)
             self._check_size()
             return self._open
         if self._open is None:
-            if not starts:
-                raise _Reject(
-                    f"{_tag(record)} record with no statement open: "
-                    f"{_EXPECTED_BEFORE[type(record)]}"
-                )
-            self._open = _Open("bare", None)
+            step = STRUCTURE_MAP[Phase.NONE][tag]
+            if not isinstance(step, Phase):
+                raise _Reject(step.reason)
+            self._open = OpenStatement("bare", None, phase=Phase.NONE)
         self._open.records.append(entry)
         self._check_size()
         return self._open
@@ -510,107 +441,9 @@ class Assembler:
         if self._open is not None and self._open.framing == "bare":
             self._close_statement()
 
-    def _on_q1(self, q1: Q1Record, entry: Raw) -> None:
-        if self._open is not None and self._open.framing == "bare" and self._open.phase > DETAIL:
-            self._close_statement()
-        st = self._statement_for(q1, entry, starts=True)
-        if st.phase > DETAIL:
-            raise _Reject(
-                "Q1 after the statement totals: daily statements (Q1, Q2, QA) come before Q3"
-            )
-        self._end_daily(st)
-        st.daily.append(_Daily(q1, entry))
-
-    def _on_q2(self, q2: Q2Record, entry: Raw) -> None:
-        st = self._statement_for(q2, entry, starts=False)
-        daily = st.daily[-1] if st.daily and st.phase == DETAIL else None
-        if daily is None:
-            raise _Reject("Q2 without its Q1: each Q2 follows the Q1 of its daily statement")
-        if daily.q2 is not None:
-            raise _Reject(f"duplicate Q2 for daily statement {daily.q1.daily_statement_number}")
-        daily.q2 = q2
-
-    def _on_qa(self, qa: QARecord, entry: Raw) -> None:
-        st = self._statement_for(qa, entry, starts=False)
-        daily = st.daily[-1] if st.daily and st.phase == DETAIL else None
-        if daily is None or daily.q2 is None:
-            raise _Reject(
-                "QA without its Q1 and Q2: fee records follow the Q2 of their daily statement"
-            )
-        daily.last_qa = _next_sequence("QA", qa.sequence, daily.last_qa)
-        daily.fees.extend(qa.fees)
-
-    def _on_q3(self, q3: Q3Record, entry: Raw) -> None:
-        if self._open is not None and self._open.framing == "bare" and self._open.phase > DETAIL:
-            self._close_statement()
-        st = self._statement_for(q3, entry, starts=True)
-        if st.phase > DETAIL:
-            raise _Reject("duplicate Q3: a statement has one set of totals")
-        self._end_daily(st)
-        st.phase = TOTALS
-        st.q3 = q3
-
-    def _on_q4(self, q4: Q4Record, entry: Raw) -> None:
-        st = self._statement_for(q4, entry, starts=False)
-        if st.q4 is not None:
-            raise _Reject("duplicate Q4")
-        if st.phase != TOTALS or st.q3 is None:
-            raise _Reject("Q4 without its Q3: Q4 follows Q3")
-        st.q4 = q4
-
-    def _on_qe(self, qe: QERecord, entry: Raw) -> None:
-        st = self._statement_for(qe, entry, starts=False)
-        if st.phase > TOTALS:
-            raise _Reject("QE after the final totals or deleted entries: QE records follow Q4")
-        if st.q4 is None:
-            raise _Reject("QE without Q3 and Q4: total fee records follow Q4")
-        st.last_qe = _next_sequence("QE", qe.sequence, st.last_qe)
-        st.qe.extend(qe.fees)
-
-    def _on_q5(self, q5: Q5Record, entry: Raw) -> None:
-        st = self._statement_for(q5, entry, starts=False)
-        if st.block is not None and st.block.statement_status == "P":
-            raise _Reject(
-                "Q5 on a preliminary statement: final totals (Q5, Q6, QJ) come only on "
-                "final statements"
-            )
-        if st.phase != TOTALS or st.q4 is None:
-            if st.phase >= FINAL:
-                raise _Reject("duplicate Q5 or Q5 after Q7")
-            raise _Reject("Q5 before the preliminary totals: Q5 follows Q3, Q4 and QE")
-        st.phase = FINAL
-        st.q5 = q5
-
-    def _on_q6(self, q6: Q6Record, entry: Raw) -> None:
-        st = self._statement_for(q6, entry, starts=False)
-        if st.q6 is not None:
-            raise _Reject("duplicate Q6")
-        if st.phase != FINAL or st.q5 is None:
-            raise _Reject("Q6 without its Q5: Q6 follows Q5")
-        st.q6 = q6
-
-    def _on_qj(self, qj: QJRecord, entry: Raw) -> None:
-        st = self._statement_for(qj, entry, starts=False)
-        if st.phase != FINAL or st.q6 is None:
-            raise _Reject("QJ without Q5 and Q6: final fee records follow Q6")
-        st.last_qj = _next_sequence("QJ", qj.sequence, st.last_qj)
-        st.qj.extend(qj.fees)
-
-    def _on_q7(self, q7: Q7Record, entry: Raw) -> None:
-        st = self._statement_for(q7, entry, starts=False)
-        if st.q4 is None or (st.phase == FINAL and st.q6 is None):
-            raise _Reject(
-                "Q7 before the totals: deleted entry summaries come after Q3/Q4 "
-                "(and Q5/Q6 on final statements)"
-            )
-        st.phase = DELETED
-        st.q7.append(q7)
-
-    _HANDLERS: ClassVar[dict[type, Callable[[Assembler, Any, Raw], None]]] = {}
-
     # ---- closing ------------------------------------------------------------------------------
 
-    def _end_daily(self, st: _Open) -> None:
+    def _end_daily(self, st: OpenStatement) -> None:
         """The last daily statement is over: without its Q2 its Q1 is an orphan."""
         if st.daily and st.daily[-1].q2 is None:
             orphan = st.daily.pop()
@@ -630,7 +463,7 @@ class Assembler:
         self._open = None
         if st is None:
             return
-        if st.phase == DETAIL:
+        if st.phase == Phase.Q1:
             self._end_daily(st)
         b = st.block
         if b is not None and b.payment_type not in (None, *MONTHLY_PAYMENT_TYPES):
@@ -646,21 +479,15 @@ class Assembler:
                 value=b.payment_type,
             )
             return
-        missing = _missing(st)
+        missing = missing_parts(st)
         if missing:
             self._reject_statement(st, f"incomplete statement: {missing}")
             return
-        self._out.append(self._build(st))
-
-    def _reject_open(self, reason: str) -> None:
-        st = self._open
-        self._open = None
-        if st is not None:
-            self._reject_statement(st, reason)
+        self._out.append(build_statement(st, self._batch, self._name))
 
     def _reject_statement(
         self,
-        st: _Open,
+        st: OpenStatement,
         reason: str,
         *,
         record_type: str | None = None,
@@ -671,249 +498,43 @@ class Assembler:
         """Reject the records of `st` not already rejected one by one: each raw record ends up
         in exactly one rejected event. `record_type` ... `value` name the field that made the
         whole statement unacceptable, when one did."""
-        kept = [entry for entry in st.records if id(entry) not in st.dropped]
-        if not kept:
-            return
-        self._out.append(
-            RejectedEvent(
-                kind="statement",
-                reason=reason,
-                record_type=record_type,
-                field=field,
-                positions=positions,
-                value=value,
-                raw="\n".join(r.decode("latin-1") for r, _ in kept),
-                record_count=len(kept),
-                source=self._source([o for _, o in kept]),
-            )
-        )
-
-    def _build(self, st: _Open) -> Statement:
-        assert st.q3 is not None
-        assert st.q4 is not None
-        b = st.block
-        final = st.q5 is not None
-        status: Literal["preliminary", "final"] = "final" if final else "preliminary"
-        if b is not None and b.statement_status is None:
-            st.checks.append(
-                Check(
-                    checks.STATUS_MISSING,
-                    "warning",
-                    f"B record has no statement status; {status} by its records",
+        kept = st.kept()
+        if kept:
+            self._out.append(
+                statement_rejected(
+                    kept,
+                    reason,
+                    self._name,
+                    record_type=record_type,
+                    field=field,
+                    positions=positions,
+                    value=value,
                 )
             )
-        preliminary = _totals(st.q3, st.q4, st.qe)
-        final_totals = _totals(st.q5, st.q6, st.qj) if st.q5 is not None and st.q6 else None
-        statement = Statement(
-            statement_number=st.q3.statement_number,
-            status=status,
-            payment_type=b.payment_type if b else None,
-            filer_code=st.q3.filer_code,
-            importer_number=st.q3.importer_number or (b.importer_number if b else None),
-            client_branch=b.client_branch if b else None,
-            district_port=b.district_port if b else None,
-            office_code=b.office_code if b else None,
-            print_date=st.q3.print_date,
-            due_date=st.q3.due_date,
-            process_date=self._batch.transmission_date if self._batch else None,
-            daily_statements=[_daily(d) for d in st.daily],
-            preliminary_totals=preliminary,
-            final_totals=final_totals,
-            difference=_difference(final_totals, preliminary) if final_totals else None,
-            deleted_entries=[
-                DeletedEntry(
-                    q7.daily_statement_number,
-                    e.entry_number,
-                    e.delete_source,
-                    format_entry_number(e.entry_number),
-                )
-                for q7 in st.q7
-                for e in q7.entries
-            ],
-            checks=[],
-            framing="block" if st.framing == "block" else "bare",
-            record_count=len(st.records),
-            source=self._source([o for _, o in st.records]),
-        )
-        found = list(st.checks)
-        if st.rejected:
-            found.append(
-                Check(
-                    checks.REJECTED_RECORDS,
-                    "error",
-                    f"{st.rejected} record(s) of this statement were rejected",
-                )
-            )
-        found.extend(checks.run(statement, b, st.q5))
-        return msgspec.structs.replace(
-            statement, checks=found, header_differences=checks.header_differences(statement, b)
-        )
 
     # ---- events -------------------------------------------------------------------------------
-
-    def _reject_error(self, exc: RecordError, raw: bytes, origin: Origin) -> None:
-        self._out.append(
-            RejectedEvent(
-                kind="record",
-                reason=exc.reason,
-                record_type=exc.record_type,
-                field=exc.field,
-                positions=exc.positions,
-                value=exc.value,
-                raw=raw.decode("latin-1"),
-                source=self._source([origin]),
-            )
-        )
-
     def _emit_reject(
-        self, kind: str, reason: str, raw: bytes, origin: Origin, record_type: str | None = None
+        self,
+        kind: RejectKind,
+        reason: str,
+        raw: bytes,
+        origin: Origin,
+        record_type: str | None = None,
     ) -> None:
-        self._out.append(
-            RejectedEvent(
-                kind=kind,  # type: ignore[arg-type]
-                reason=reason,
-                record_type=record_type,
-                raw=raw.decode("latin-1"),
-                source=self._source([origin]),
-            )
-        )
-
-    def _source(self, origins: list[Origin]) -> Source:
-        first, last = origins[0], origins[-1]
-        if self._topic is not None:
-            return Source(
-                topic=self._topic,
-                partition=self._partition,
-                first_offset=first.offset,
-                last_offset=last.offset,
-            )
-        if first.line is not None:
-            return Source(file=self._file, first_line=first.line, last_line=last.line)
-        return Source(file=self._file, first_record=first.record, last_record=last.record)
+        self._out.append(rejected(kind, reason, (raw, origin), self._name, record_type))
 
 
-Assembler._HANDLERS = {  # the dispatch table, filled once the methods exist
-    ARecord: Assembler._on_a,
-    BRecord: Assembler._on_b,
-    YRecord: Assembler._on_y,
-    ZRecord: Assembler._on_z,
-    Q1Record: Assembler._on_q1,
-    Q2Record: Assembler._on_q2,
-    QARecord: Assembler._on_qa,
-    Q3Record: Assembler._on_q3,
-    Q4Record: Assembler._on_q4,
-    QERecord: Assembler._on_qe,
-    Q5Record: Assembler._on_q5,
-    Q6Record: Assembler._on_q6,
-    QJRecord: Assembler._on_qj,
-    Q7Record: Assembler._on_q7,
-    QRRecord: Assembler._on_qr,
-    QXRecord: Assembler._on_qx,
+_ENDS_DAILY: Final = frozenset({"Q1", "Q3"})  # the open daily statement is over (or orphaned)
+
+# A record's type ("Q1", ...) and its handler, by the record's class: one lookup per record.
+_Handler = Callable[[Assembler, str, Any, Raw], None]
+_DISPATCH: Final[dict[type[Record], tuple[str, _Handler]]] = {
+    ARecord: ("A", Assembler._on_a),
+    BRecord: ("B", Assembler._on_b),
+    YRecord: ("Y", Assembler._on_y),
+    ZRecord: ("Z", Assembler._on_z),
+    QRRecord: ("QR", Assembler._on_qr),
+    QXRecord: ("QX", Assembler._on_qx),
+    **{RECORD_TYPES[tag]: (tag, Assembler._on_statement_record) for tag in STATEMENT_RECORDS},
 }
-
-_EXPECTED_BEFORE: dict[type, str] = {
-    Q2Record: "a Q2 follows the Q1 of its daily statement",
-    QARecord: "a QA follows the Q2 of its daily statement",
-    Q4Record: "a Q4 follows Q3",
-    QERecord: "a QE follows Q4",
-    Q5Record: "a Q5 follows the preliminary totals (Q3, Q4, QE)",
-    Q6Record: "a Q6 follows Q5",
-    QJRecord: "a QJ follows Q6",
-    Q7Record: "a Q7 follows the totals",
-}
-
-
-def _tag(record: Record) -> str:
-    return str(type(record).__struct_config__.tag)
-
-
-def _next_sequence(kind: str, sequence: int, last: int) -> int:
-    if sequence != last + 1:
-        if sequence <= last:
-            raise _Reject(
-                f"duplicate or out-of-order {kind} sequence {sequence:02d} after "
-                f"{last:02d}; expected {last + 1:02d}"
-            )
-        raise _Reject(
-            f"{kind} sequence {sequence:02d} skips {last + 1:02d}: {kind} records are "
-            f"numbered 01, 02, ... without gaps"
-        )
-    return sequence
-
-
-def _missing(st: _Open) -> str | None:
-    """What the statement lacks, every part of it, or None when it is complete."""
-    missing: list[str] = []
-    if not st.daily:
-        # The chapter: "Record Identifiers Q1, Q2, and QA are mandatory detail payment records"
-        # (QA is read as conditional: a daily statement may have no fee; docs/spec-decisions.md).
-        missing.append(
-            "no daily statement: Q1 and Q2 (detail payment records, mandatory) are missing"
-        )
-    final = st.q5 is not None or (st.block is not None and st.block.statement_status == "F")
-    if st.q3 is None:
-        missing.append("no Q3 (statement totals)")
-    elif st.q4 is None:
-        missing.append("no Q4 (totals of ADD, CVD, amount due)")
-    elif final and st.q5 is None:
-        missing.append("a final statement without Q5 (final totals)")
-    elif final and st.q6 is None:
-        missing.append("a final statement without Q6 (final totals of ADD, CVD, amount due)")
-    return "; ".join(missing) or None
-
-
-def _amount(value: Decimal | None) -> Decimal:
-    return ZERO if value is None else value
-
-
-def _fees(fees: list[Fee]) -> list[FeeAmount]:
-    return [FeeAmount(f.code, fee_class(f.code).name, f.amount) for f in fees]
-
-
-def _daily(d: _Daily) -> DailyStatement:
-    q1, q2 = d.q1, d.q2
-    assert q2 is not None
-    return DailyStatement(
-        number=q1.daily_statement_number,
-        district_port=q1.district_port,
-        filer_code=q1.filer_code,
-        importer_number=q1.importer_number,
-        print_date=q1.print_date,
-        presentation_date=q1.presentation_date,
-        duty=_amount(q1.duty),
-        tax=_amount(q1.tax),
-        add=_amount(q2.add),
-        cvd=_amount(q2.cvd),
-        amount_due=_amount(q2.amount_due),
-        fees=_fees(d.fees),
-    )
-
-
-def _totals(
-    head: Q3Record | Q5Record | None, amounts: Q4Record | Q6Record | None, fees: list[Fee]
-) -> Totals:
-    assert head is not None
-    assert amounts is not None
-    return Totals(
-        duty=_amount(head.duty),
-        tax=_amount(head.tax),
-        add=_amount(amounts.add),
-        cvd=_amount(amounts.cvd),
-        amount_due=_amount(amounts.amount_due),
-        fees=_fees(fees),
-    )
-
-
-def _difference(final: Totals, preliminary: Totals) -> Totals:
-    """Final minus preliminary, component by component and fee class by fee class."""
-    pre = checks.fee_sums(preliminary.fees)
-    fin = checks.fee_sums(final.fees)
-    codes = list(dict.fromkeys([*pre, *fin]))
-    return Totals(
-        duty=final.duty - preliminary.duty,
-        tax=final.tax - preliminary.tax,
-        add=final.add - preliminary.add,
-        cvd=final.cvd - preliminary.cvd,
-        amount_due=final.amount_due - preliminary.amount_due,
-        fees=[FeeAmount(c, fee_class(c).name, fin.get(c, ZERO) - pre.get(c, ZERO)) for c in codes],
-    )
+assert all(str(cls.__struct_config__.tag) == tag for cls, (tag, _) in _DISPATCH.items())

@@ -10,7 +10,13 @@ stable strings (docs/checks.md lists them): downstream systems can alert on them
 - References (warning): entry number check digits and delete source codes (Q7), the statement
   number's format, its month and year against the print date and its district against the
   processing port, and the B record against Q3 (and Q5 against Q3).
-- Framing (set by the assembler): Y record count, Y matching B, status present, rejected records.
+- Framing (found by the assembler): Y record count, Y matching B, status present, rejected
+  records.
+
+Every `Check` is made here, by `run` or by one of the constructors below (`record_count`,
+`trailer_mismatch`, `status_missing`, `rejected_records`, `final_difference`): the assembler and
+the generator's oracle (generator/expected.py) both call them, so no check's text is written
+twice.
 
 Flow: assembler -> **checks** -> model.
 """
@@ -21,7 +27,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Final
 
-from pms_stream.catair.records import BRecord, Q5Record
+from pms_stream.catair.records import BRecord, Q5Record, YRecord
 from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
 from pms_stream.domain.money import money_text as _money
@@ -29,7 +35,16 @@ from pms_stream.domain.statement_numbers import decode_statement_number
 from pms_stream.statements import calendar_checks
 from pms_stream.statements.model import Check, FeeAmount, HeaderDifference, Statement, Totals
 
-__all__ = ["fee_sums", "header_differences", "run"]
+__all__ = [
+    "fee_sums",
+    "final_difference",
+    "header_differences",
+    "record_count",
+    "rejected_records",
+    "run",
+    "status_missing",
+    "trailer_mismatch",
+]
 
 DAILY_AMOUNT_DUE: Final = "daily_amount_due"
 TOTAL_AMOUNT_DUE: Final = "total_amount_due"
@@ -59,6 +74,53 @@ def fee_sums(fees: Iterable[FeeAmount]) -> dict[str, Decimal]:
     return sums
 
 
+# ---- framing checks: found while the records are assembled ----------------------------------
+
+
+def record_count(counted: int | None, held: int) -> Check | None:
+    """The Y record's record count (None: blank) against the records its block holds."""
+    if counted is None:
+        return Check(RECORD_COUNT, "warning", "Y record has no record count")
+    if counted != held:
+        return Check(
+            RECORD_COUNT, "error", f"Y record counts {counted} records; the block holds {held}"
+        )
+    return None
+
+
+def trailer_mismatch(y: YRecord, b: BRecord) -> Check | None:
+    """The Y record's port, filer code and application against its B record's."""
+    if (y.district_port, y.filer_code, y.application_id) == (
+        b.district_port,
+        b.filer_code,
+        b.application_id,
+    ):
+        return None
+    return Check(
+        TRAILER_MISMATCH,
+        "warning",
+        f"Y record {y.district_port}/{y.filer_code}/{y.application_id} does not "
+        f"match its B record {b.district_port}/{b.filer_code}/{b.application_id}",
+    )
+
+
+def status_missing(status: str) -> Check:
+    """The B record has no statement status; `status` is the one the records gave."""
+    return Check(
+        STATUS_MISSING, "warning", f"B record has no statement status; {status} by its records"
+    )
+
+
+def rejected_records(count: int) -> Check | None:
+    """`count` records of the statement were rejected (None when none was)."""
+    if not count:
+        return None
+    return Check(REJECTED_RECORDS, "error", f"{count} record(s) of this statement were rejected")
+
+
+# ---- checks of an assembled statement ---------------------------------------------------------
+
+
 def run(statement: Statement, b: BRecord | None, q5: Q5Record | None) -> list[Check]:
     """Every check on `statement`; `b` and `q5` are the records it came from (if any)."""
     found: list[Check] = []
@@ -67,7 +129,9 @@ def run(statement: Statement, b: BRecord | None, q5: Q5Record | None) -> list[Ch
     if statement.final_totals is not None:
         found.extend(_totals_arithmetic("final", statement.final_totals))
     found.extend(_totals_against_daily(statement))
-    found.extend(_difference(statement))
+    changed = None if statement.difference is None else final_difference(statement.difference)
+    if changed is not None:
+        found.append(changed)
     found.extend(_entry_numbers(statement))
     found.extend(_statement_number(statement))
     found.extend(_headers(statement, b, q5))
@@ -131,20 +195,18 @@ def _totals_against_daily(statement: Statement) -> Iterable[Check]:
             )
 
 
-def _difference(statement: Statement) -> Iterable[Check]:
-    diff = statement.difference
-    if diff is None:
-        return
+def final_difference(diff: Totals) -> Check | None:
+    """The final-minus-preliminary `diff` (info): every component and fee class that changed,
+    or None when nothing did."""
     changed = [
         f"{c} {_money(getattr(diff, c))}"
         for c in (*_COMPONENTS, "amount_due")
         if getattr(diff, c) != ZERO
     ]
     changed += [f"fee class {f.code} {_money(f.amount)}" for f in diff.fees if f.amount != ZERO]
-    if changed:
-        yield Check(
-            FINAL_DIFFERENCE, "info", "final differs from preliminary: " + ", ".join(changed)
-        )
+    if not changed:
+        return None
+    return Check(FINAL_DIFFERENCE, "info", "final differs from preliminary: " + ", ".join(changed))
 
 
 def _entry_numbers(statement: Statement) -> Iterable[Check]:

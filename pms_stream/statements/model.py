@@ -24,7 +24,9 @@ __all__ = [
     "DeletedEntry",
     "Event",
     "FeeAmount",
+    "Framing",
     "HeaderDifference",
+    "RejectKind",
     "RejectedEvent",
     "RerouteAckEvent",
     "RerouteRequestEvent",
@@ -37,6 +39,8 @@ SCHEMA_VERSION = 1
 
 Severity = Literal["error", "warning", "info"]
 Status = Literal["preliminary", "final"]
+Framing = Literal["block", "bare"]  # A B ... Y Z blocks, or bare runs of Q records
+RejectKind = Literal["record", "framing", "statement", "message"]
 
 
 class Source(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -149,7 +153,7 @@ class Statement(msgspec.Struct, frozen=True, tag="statement", tag_field="type", 
     checks: list[Check]
     # B and Q3 disagree on these header values; empty when they agree (docs/checks.md)
     header_differences: list[HeaderDifference] = msgspec.field(default_factory=list)
-    framing: Literal["block", "bare"]
+    framing: Framing
     record_count: int
     source: Source
     reroute_of: str | None = None  # set when re-published for a reroute request (its id)
@@ -212,7 +216,7 @@ class RejectedEvent(msgspec.Struct, frozen=True, tag="rejected", tag_field="type
     """
 
     schema_version: int = SCHEMA_VERSION
-    kind: Literal["record", "framing", "statement", "message"]
+    kind: RejectKind
     reason: str
     record_type: str | None = None
     field: str | None = None

@@ -39,6 +39,7 @@ import msgspec
 from pms_stream.framing import frame_message
 from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.model import Event, RejectedEvent, RerouteRequestEvent, Source
+from pms_stream.statements.stats import RecordStats
 from pms_stream.stream.outputs import Output, to_outputs
 
 __all__ = [
@@ -221,7 +222,7 @@ class PartitionTask:
         # while replaying: the opening offsets not met yet, and the keys met at one of them
         self._replay_opens = set(self._replay.opened_at) if self._replay else set()
         self._replay_starts: dict[str, int] = {}
-        self.record_stats: dict[tuple[str, str], int] = {}
+        self._stats: dict[tuple[str, str], int] = {}  # records seen, handed over by take_stats
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -399,9 +400,13 @@ class PartitionTask:
         return outputs
 
     def _collect_stats(self, assembler: Assembler) -> None:
-        for key, count in assembler.record_stats.items():
-            self.record_stats[key] = self.record_stats.get(key, 0) + count
-        assembler.record_stats.clear()
+        for key, count in assembler.take_stats().items():
+            self._stats[key] = self._stats.get(key, 0) + count
+
+    def take_stats(self) -> RecordStats:
+        """The records its assemblers saw since the last call, by (record type, outcome)."""
+        stats, self._stats = RecordStats(self._stats), {}
+        return stats
 
     def _outputs(
         self, events: list[Event], key: bytes | None, offset: int, why: str | None = None

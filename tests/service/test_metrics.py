@@ -33,7 +33,7 @@ def run_transmission(records: list[str]) -> tuple[PartitionTask, list[Output]]:
 
 def feed(metrics: Metrics, records: list[str]) -> list[Output]:
     task, outputs = run_transmission(records)
-    metrics.count_records(task.record_stats)
+    metrics.count_records(task.take_stats())
     for out in outputs:
         metrics.observe_output(out.sink.value, out.event)
     return outputs

@@ -34,3 +34,22 @@ def test_unkeyed_and_concatenated() -> None:
     generated.write(buffer)
     out = list(messages(io.BytesIO(buffer.getvalue()), 1000, "none", concatenate=True))
     assert all(key is None and len(value) % 80 == 0 for key, value in out)
+
+
+def test_transmission_keys_keep_each_transmission_whole_under_one_key() -> None:
+    generated = generate(GenerateOptions(statements=40, seed=2))
+    buffer = io.BytesIO()
+    generated.write(buffer)
+    data = buffer.getvalue()
+    out = list(messages(io.BytesIO(data), 1, "transmission", concatenate=False))
+    assert b"\n".join(value for _, value in out) == data.rstrip(b"\n")
+    key = None
+    keys_by_filer: dict[bytes, set[bytes]] = {}
+    for message_key, value in out:
+        if value[:1] == b"A":  # a transmission starts: filer (6-8) / transmission date (15-20)
+            key = value[5:8].rstrip() + b"/" + value[14:20]
+            keys_by_filer.setdefault(value[5:8].rstrip(), set()).add(key)
+        assert message_key == key  # every record up to the Z under its A's key
+        if value[:1] == b"Z":
+            key = None
+    assert any(len(keys) > 1 for keys in keys_by_filer.values())  # a filer's months spread

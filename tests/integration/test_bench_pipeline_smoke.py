@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bench_pipeline
+from bench import bench_pipeline, peer_quix
 from pms_testkit.service_harness import free_port
 
 
@@ -72,8 +72,21 @@ def test_bench_pipeline_completes_with_every_figure(
         assert r["restart_to_ready_s"] > 0
         assert len(r["replay_s"]) == r["restore_histogram"]["count"] == 3
 
+    # The peer rows run with the optional bench extra (quixstreams), else a note says why not.
+    if peer_quix.AVAILABLE:
+        assert [p["pack"] for p in report["peer"]] == [1, 100]
+        assert all(p["identical_to_parse"] and p["records_per_s"] > 0 for p in report["peer"])
+    else:
+        assert report["peer"] == []
+        assert "pip install -e '.[bench]'" in report["peer_note"]
+    scale = report["scale_out"]
+    assert [(r["instances"], r["partitions"]) for r in scale] == [(1, 6), (2, 6)]
+    assert all(r["records_per_s"] > 0 and r["statements"] > 0 for r in scale)
+
     goals = {g["goal"] for g in report["goals"]}
-    assert len(goals) == 2 * 2 + 2 + 2  # ratios per shape and guarantee; replay, restart
+    # ratios per shape and guarantee; replay, restart; p99 latency (pack 1, exactly_once);
+    # pms-stream / peer per shape; scale-out
+    assert len(goals) == 2 * 2 + 2 + 2 + 1 + len(report["peer"]) + 1
     assert all(isinstance(g["pass"], bool) for g in report["goals"])
     assert "PASS" in bench_pipeline.table(report) or "MISS" in bench_pipeline.table(report)
 

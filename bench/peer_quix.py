@@ -58,7 +58,7 @@ def run_child(cfg: dict[str, Any]) -> None:
     """The Quix app: input topic -> statements topic, until SIGTERM."""
     from quixstreams import Application, State, message_context
 
-    class App(Application):
+    class App(Application):  # type: ignore[misc,unused-ignore]
         def _on_assign(self, *args: Any, **kwargs: Any) -> None:  # the ready signal
             super()._on_assign(*args, **kwargs)
             print("ready", flush=True)

@@ -49,7 +49,10 @@ RUNS: tuple[tuple[str, str, str | None], ...] = (
     ("split_lines", "baseline: for line in f", "split_lines"),
     ("cli", "pms-stream parse FILE > /dev/null", None),
     ("parse_stream", "parse_stream in-process, null sink", "parse_stream"),
+    ("parse_stream_precise", "parse_stream, precise path only", "parse_stream_precise"),
 )
+PRECISE = "parse_stream_precise"  # the assembler alone (fast=False): before the fast path
+GOAL = 2.0  # issue 13: the fast path at least twice the precise path's records/s
 BASELINE = "split_framer"
 
 
@@ -132,13 +135,13 @@ def child(mode: str, path: str) -> dict[str, Any]:
             for _line in fh:
                 count += 1
         return {"records": count, "seconds": time.perf_counter() - started}
-    if mode == "parse_stream":
+    if mode in ("parse_stream", PRECISE):
         from pms_stream.commands.parse import parse_stream
 
         sink = NullSink()
         started = time.perf_counter()
         with open(path, "rb") as fh:
-            rejected = parse_stream(fh, path, cast(BinaryIO, sink))
+            rejected = parse_stream(fh, path, cast(BinaryIO, sink), fast=mode != PRECISE)
         return {
             "seconds": time.perf_counter() - started,
             "rejected": rejected,
@@ -202,7 +205,9 @@ def measure_once(name: str, mode: str | None, data: InputFile) -> dict[str, Any]
     found.update(rss_mb=run.rss_mb, wall=run.wall, other=run.other_cpu_s)
     if found.get("records", data.records) != data.records:
         raise RuntimeError(f"{name}: {found['records']} records, the file has {data.records}")
-    if mode == "parse_stream" and (found["rejected"] or found["events"] != data.statements):
+    if mode in ("parse_stream", PRECISE) and (
+        found["rejected"] or found["events"] != data.statements
+    ):
         raise RuntimeError(
             f"{name}: {found['events']} events ({found['rejected']} rejected), "
             f"expected {data.statements} statements"
@@ -259,6 +264,7 @@ def cpu_model() -> str:
 
 def run(records: int, repeat: int, seed: int, out: Path) -> dict[str, Any]:
     data = input_file(records, seed, out)
+    load = _load_average()
     found: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in RUNS}
     for _ in range(repeat):  # interleaved, so drift on a busy machine hits every row alike
         for name, _, mode in RUNS:
@@ -288,7 +294,13 @@ def run(records: int, repeat: int, seed: int, out: Path) -> dict[str, Any]:
     empty.write_bytes(b"")
     startup = [_spawn([EXE, "parse", "--quiet", str(empty)], capture=False) for _ in range(repeat)]
     parsed = found["parse_stream"][0]
+    by_name = {r.name: r for r in results}
+    fast, precise = by_name["parse_stream"], by_name[PRECISE]
     return {
+        "load_average": load,
+        "fast_vs_precise": fast.best_per_s / precise.best_per_s,
+        "fast_vs_precise_median": fast.median_per_s / precise.median_per_s,
+        "rss_fast_vs_precise": fast.rss_mb / precise.rss_mb,
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "cpu": cpu_model(),
@@ -306,6 +318,14 @@ def run(records: int, repeat: int, seed: int, out: Path) -> dict[str, Any]:
         "startup_rss_mb": max(s.rss_mb for s in startup),
         "results": [asdict(r) for r in results],
     }
+
+
+def _load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes (as `uptime` shows them)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def table(report: dict[str, Any]) -> str:
@@ -337,6 +357,13 @@ def table(report: dict[str, Any]) -> str:
         f"(pms-stream parse: wall time, with its start-up: {report['startup_s']:.2f} s and "
         f"{report['startup_rss_mb']:.1f} MB for an empty file; the others time their own loop)"
     )
+    ratio = report["fast_vs_precise"]
+    lines += [
+        f"load average before the runs (1, 5, 15 min): {report['load_average']}",
+        f"goal: parse_stream / precise path records/s >= {GOAL}: best {ratio:.2f}, median "
+        f"{report['fast_vs_precise_median']:.2f} -> {'PASS' if ratio >= GOAL else 'MISS'}; "
+        f"peak RSS {report['rss_fast_vs_precise']:.2f}x the precise path's",
+    ]
     return "\n".join(lines)
 
 

@@ -24,7 +24,8 @@ import msgspec
 
 from pms_stream.commands.progress import Progress
 from pms_stream.framing import RecordFramer
-from pms_stream.statements.assembler import Assembler, Origin
+from pms_stream.statements.assembler import Assembler
+from pms_stream.statements.fastblock import BlockShortcut
 from pms_stream.statements.model import Event, RejectedEvent
 
 NAME = "parse"
@@ -38,10 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
 
-def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bool = False) -> int:
-    """Parse `stream` and write JSON lines to `out`; returns the number of rejected events."""
+def parse_stream(
+    stream: BinaryIO, name: str | None, out: BinaryIO, progress: bool = False, fast: bool = True
+) -> int:
+    """Parse `stream` and write JSON lines to `out`; returns the number of rejected events.
+
+    `fast=False` leaves every record to the assembler (the precise path the fast one is held
+    to, docs/performance.md); the output is the same."""
     encoder = msgspec.json.Encoder()
     assembler = Assembler(file=name)
+    shortcut = BlockShortcut(assembler, name, enabled=fast)
     framer = RecordFramer()
     buf = bytearray()
     counts = {"records": 0, "statements": 0, "rejected": 0}
@@ -60,13 +67,12 @@ def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bo
         chunk = stream.read(CHUNK)
         pieces = framer.feed(chunk) if chunk else framer.close()
         for piece in pieces:
-            origin = Origin(piece.line, piece.record)
-            if piece.problem is None:
-                events = assembler.feed(piece.raw, origin)
-            else:
-                events = assembler.feed_fragment(piece.raw, origin, piece.problem)
-            if events:
-                write(events)
+            done = shortcut.feed(piece)
+            if done.__class__ is bytes:  # a statement's JSON line, written by the fast path
+                buf += done
+                counts["statements"] += 1
+            elif done:
+                write(done)  # type: ignore[arg-type]
         counts["records"] += len(pieces)
         if len(buf) >= CHUNK or not chunk:
             out.write(buf)
@@ -77,7 +83,7 @@ def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bo
         )
         if not chunk:
             break
-    write(assembler.flush())
+    write(shortcut.flush())
     out.write(buf)
     out.flush()
     bar.done()

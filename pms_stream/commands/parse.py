@@ -54,25 +54,23 @@ def parse_stream(
     counts = {"records": 0, "statements": 0, "rejected": 0}
     bar = Progress(progress)
 
-    def write(events: list[Event]) -> None:
-        for event in events:
-            encoder.encode_into(event, buf, len(buf))
-            buf.extend(b"\n")
-            if isinstance(event, RejectedEvent):
-                counts["rejected"] += 1
-            elif event.__struct_config__.tag == "statement":
-                counts["statements"] += 1
+    def write(event: Event) -> None:
+        encoder.encode_into(event, buf, len(buf))
+        buf.extend(b"\n")
+        if isinstance(event, RejectedEvent):
+            counts["rejected"] += 1
+        elif event.__struct_config__.tag == "statement":
+            counts["statements"] += 1
 
     while True:
         chunk = stream.read(CHUNK)
         pieces = framer.feed(chunk) if chunk else framer.close()
-        for piece in pieces:
-            done = shortcut.feed(piece)
-            if done.__class__ is bytes:  # a statement's JSON line, written by the fast path
+        for done in shortcut.feed(pieces):
+            if isinstance(done, bytes):  # a statement's JSON line, written by the fast path
                 buf += done
                 counts["statements"] += 1
-            elif done:
-                write(done)  # type: ignore[arg-type]
+            else:
+                write(done)
         counts["records"] += len(pieces)
         if len(buf) >= CHUNK or not chunk:
             out.write(buf)
@@ -83,7 +81,8 @@ def parse_stream(
         )
         if not chunk:
             break
-    write(shortcut.flush())
+    for event in shortcut.flush():
+        write(event)
     out.write(buf)
     out.flush()
     bar.done()

@@ -38,7 +38,7 @@ from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
 from pms_stream.domain.fee_classes import fee_class
 from pms_stream.domain.payment_types import MONTHLY_PAYMENT_TYPES
-from pms_stream.domain.statement_numbers import decode_statement_number
+from pms_stream.domain.statement_numbers import StatementNumber, decode_statement_number
 from pms_stream.errors import RecordError
 from pms_stream.framing import Piece
 from pms_stream.statements.assembler import Assembler, Origin
@@ -49,6 +49,7 @@ __all__ = ["BlockShortcut", "statement_line"]
 
 STRIDE: Final = 81  # a record and the "\n" that joins it to the next in the block text
 HOLD_LIMIT: Final = 20_000  # records held at most; a longer block goes to the assembler
+_B, _Q, _Y = b"BQY"  # first bytes of the records the shortcut looks at
 
 
 def _pattern(record_type: str) -> str:
@@ -177,6 +178,23 @@ class _FeeNames(dict[str, str]):
 _FEE_NAMES: Final = _FeeNames()
 
 
+class _Numbers(dict[str, StatementNumber | None]):
+    """Statement numbers decoded by their first 7 characters (district, year, "P", month); the
+    last 3, the sequence, are checked apart. None: `decode_statement_number` refuses them."""
+
+    def __missing__(self, head: str) -> StatementNumber | None:
+        try:
+            found: StatementNumber | None = decode_statement_number(head + "000")
+        except ValueError:
+            found = None
+        if len(self) < 4096:
+            self[head] = found
+        return found
+
+
+_NUMBERS: Final = _Numbers()
+
+
 def _money(cents: int) -> str:
     """Integer cents as the JSON contract's amount text ("1234.56", "-0.50")."""
     if cents < 0:
@@ -244,21 +262,18 @@ def _fee_records(lines: list[str], i: int, kind: str, fees: Fees) -> int:
     return i
 
 
-def _totals(head: str, amounts: str, fees: Fees) -> tuple[int, int, int, int, int]:
-    """(duty, tax, ADD, CVD, amount due) of a Q3/Q5 and Q4/Q6 pair; declines when the amount
-    due is not the sum of the others and the fees (the check `total_amount_due`)."""
-    duty, tax = head[39:50], head[50:61]
-    add, cvd, due = amounts[2:13], amounts[13:24], amounts[24:35]
-    values = (
-        0 if duty[0] == " " else int(duty),
-        0 if tax[0] == " " else int(tax),
-        0 if add[0] == " " else int(add),
-        0 if cvd[0] == " " else int(cvd),
-        0 if due[0] == " " else int(due),
-    )
-    if values[0] + values[1] + values[2] + values[3] + sum(c for _, c in fees) != values[4]:
+def _totals(head: str, amounts: str, fees: Fees) -> tuple[tuple[int, int, int, int, int], str]:
+    """(duty, tax, ADD, CVD, amount due) of a Q3/Q5 and Q4/Q6 pair and their JSON; declines
+    when the amount due is not the sum of the others and the fees (`total_amount_due`)."""
+    fields = [head[39:50], head[50:61], amounts[2:13], amounts[13:24], amounts[24:35]]
+    for n, text in enumerate(fields):
+        if text[0] == " ":
+            fields[n] = _ZEROS
+    duty, tax, add, cvd, due = map(int, fields)
+    if duty + tax + add + cvd + sum(c for _, c in fees) != due:
         raise _Decline
-    return values
+    texts = [f"{t[:9].lstrip('0') or '0'}.{t[9:]}" for t in fields]
+    return (duty, tax, add, cvd, due), _TOTALS % (*texts, _fee_json(fees))
 
 
 def _totals_json(values: tuple[int, ...], fees: Fees) -> str:
@@ -425,20 +440,21 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
     q3, q4 = lines[i], lines[i + 1]
     pre_fees: Fees = []
     i = _fee_records(lines, i + 2, "E", pre_fees)
-    pre = _totals(q3, q4, pre_fees)
+    pre, pre_json = _totals(q3, q4, pre_fees)
     number, filer = q3[2:12].rstrip(" "), q3[24:27].rstrip(" ")
     print_date, due_date = dates[q3[12:18]], dates[q3[18:24]]
     if not print_date or not due_date:
         raise _Decline
     # final totals: Q5, Q6, QJ 01, 02, ... on final statements only
     fin: tuple[int, int, int, int, int] | None = None
+    final_json = "null"
     fin_fees: Fees = []
     if (lines[i][1] == "5") != final:
         raise _Decline  # Q5 on a preliminary statement, or a final one without it
     if final:
         q5, q6 = lines[i], lines[i + 1]
         i = _fee_records(lines, i + 2, "J", fin_fees)
-        fin = _totals(q5, q6, fin_fees)
+        fin, final_json = _totals(q5, q6, fin_fees)
         if (
             not dates[q5[12:18]]
             or not dates[q5[18:24]]
@@ -455,10 +471,10 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
     }:
         raise _Decline
     # statement_number, statement_month, statement_district, header_mismatch
-    try:
-        decoded = decode_statement_number(number)
-    except ValueError:
-        raise _Decline from None
+    sequence = number[7:]
+    decoded = _NUMBERS[number[:7]] if len(number) == 10 else None
+    if decoded is None or not (sequence.isalnum() and sequence.isascii()):
+        raise _Decline  # statement_number: not DDCYPMMXXX
     months = int(print_date[:4]) * 12 + int(print_date[5:7]) - decoded.year * 12 - decoded.month
     b_port = b[B_PORT[0] : B_PORT[1]].rstrip(" ")
     q3_importer = q3[27:39].rstrip(" ")
@@ -475,9 +491,8 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
     ):
         raise _Decline
     checks = ""
-    difference = final_json = "null"
+    difference = "null"
     if fin is not None:
-        final_json = _totals_json(fin, fin_fees)
         pre_sums, fin_sums = _sums(pre_fees), _sums(fin_fees)
         diff = tuple(f - p for f, p in zip(fin, pre, strict=True))
         diff_fees = [
@@ -507,8 +522,8 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
         due_date,
         "null" if process_date is None else f'"{process_date.isoformat()}"',
         ",".join(daily),
-        _totals_json(pre, pre_fees),
-        final_json,
+        pre_json,
+        final_json if fin is not None else "null",
         difference,
         ",".join(deleted),
         checks,
@@ -524,9 +539,8 @@ _SOURCE: Final = msgspec.json.Encoder()
 class BlockShortcut:
     """Feeds records to `assembler`, taking whole MS blocks the fast way where it can.
 
-    `feed` returns what a record completes: events of the assembler (to encode) or a finished
-    JSON line (bytes, a statement). A block's records are held from its B record to its Y
-    record (at most `HOLD_LIMIT`), so events come out when the block ends, in the same order.
+    A block's records are held from its B record to its Y record (at most `HOLD_LIMIT`), so
+    events come out when the block ends, in the same order as the assembler alone gives them.
     """
 
     def __init__(self, assembler: Assembler, file: str | None, enabled: bool = True) -> None:
@@ -539,31 +553,41 @@ class BlockShortcut:
         # own batch state, followed here from the A and Z records it is given)
         self._process_date: date | None = None
 
-    def feed(self, piece: Piece) -> list[Event] | bytes:
+    def feed(self, pieces: list[Piece]) -> list[Event | bytes]:
+        """Feed records (and framing fragments) in order; returns what they complete, in order:
+        events of the assembler (to encode) and statements' finished JSON lines (bytes)."""
+        out: list[Event | bytes] = []
         held = self._held
-        if held is not None:
-            held.append(piece)
-            first = piece.raw[:1]
-            if piece.problem is None and first == b"Q" and len(held) < self._limit:
-                return []
-            self._held = None
-            if piece.problem is None and first == b"Y":
-                line = statement_line([p.raw for p in held], self._source(held), self._process_date)
-                if line is not None:
-                    return line
-            events: list[Event] = []
-            for p in held:
-                events += self._feed(p)
-            return events
-        if (
-            self._enabled
-            and piece.problem is None
-            and piece.raw[:1] == b"B"
-            and not self._assembler.open_statement
-        ):
-            self._held = [piece]
-            return []
-        return self._feed(piece)
+        limit = self._limit
+        for piece in pieces:
+            if held is not None:
+                held.append(piece)
+                if piece[3] is None:  # a record, not a framing fragment
+                    kind = piece[0][0]
+                    if kind == _Q and len(held) < limit:
+                        continue
+                    if kind == _Y:
+                        line = statement_line(
+                            [p[0] for p in held], self._source(held), self._process_date
+                        )
+                        if line is not None:
+                            out.append(line)
+                            held = None
+                            continue
+                for p in held:
+                    out += self._feed(p)
+                held = None
+            elif (
+                piece[3] is None
+                and piece[0][0] == _B
+                and self._enabled
+                and not self._assembler.open_statement
+            ):
+                held = [piece]
+            else:
+                out += self._feed(piece)
+        self._held = held
+        return out
 
     def flush(self) -> list[Event]:
         """End of input: what is held goes to the assembler, which then closes what is open."""

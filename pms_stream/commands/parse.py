@@ -24,7 +24,7 @@ import msgspec
 
 from pms_stream.commands.progress import Progress
 from pms_stream.framing import RecordFramer
-from pms_stream.statements.assembler import Assembler
+from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.fastblock import BlockShortcut
 from pms_stream.statements.model import Event, RejectedEvent
 
@@ -65,12 +65,22 @@ def parse_stream(
     while True:
         chunk = stream.read(CHUNK)
         pieces = framer.feed(chunk) if chunk else framer.close()
-        for done in shortcut.feed(pieces):
-            if isinstance(done, bytes):  # a statement's JSON line, written by the fast path
-                buf += done
-                counts["statements"] += 1
-            else:
-                write(done)
+        if fast:
+            for done in shortcut.feed(pieces):
+                if isinstance(done, bytes):  # a statement's JSON line, by the fast path
+                    buf += done
+                    counts["statements"] += 1
+                else:
+                    write(done)
+        else:  # the precise path alone, exactly as before the fast path
+            for piece in pieces:
+                origin = Origin(piece.line, piece.record)
+                if piece.problem is None:
+                    events = assembler.feed(piece.raw, origin)
+                else:
+                    events = assembler.feed_fragment(piece.raw, origin, piece.problem)
+                for event in events:
+                    write(event)
         counts["records"] += len(pieces)
         if len(buf) >= CHUNK or not chunk:
             out.write(buf)

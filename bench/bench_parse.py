@@ -49,7 +49,10 @@ RUNS: tuple[tuple[str, str, str | None], ...] = (
     ("split_lines", "baseline: for line in f", "split_lines"),
     ("cli", "pms-stream parse FILE > /dev/null", None),
     ("parse_stream", "parse_stream in-process, null sink", "parse_stream"),
+    ("parse_stream_precise", "parse_stream, precise path only", "parse_stream_precise"),
 )
+PRECISE = "parse_stream_precise"  # the assembler alone (fast=False): before the fast path
+GOAL = 2.0  # issue 13: the fast path at least twice the precise path's records/s
 BASELINE = "split_framer"
 
 
@@ -112,35 +115,41 @@ class NullSink:
         pass
 
 
+def _cpu(since: float) -> float:
+    """CPU seconds this process used since `since` (`time.process_time`)."""
+    return time.process_time() - since
+
+
 def child(mode: str, path: str) -> dict[str, Any]:
     """One measurement inside this (child) process; imports only what the mode needs."""
     if mode == "split_framer":
         from pms_stream.framing import RecordFramer
 
         framer = RecordFramer()
-        started = time.perf_counter()
+        cpu, started = time.process_time(), time.perf_counter()
         count = 0
         with open(path, "rb") as fh:
             while chunk := fh.read(CHUNK):
                 count += len(framer.feed(chunk))
         count += len(framer.close())
-        return {"records": count, "seconds": time.perf_counter() - started}
+        return {"records": count, "seconds": time.perf_counter() - started, "cpu": _cpu(cpu)}
     if mode == "split_lines":
-        started = time.perf_counter()
+        cpu, started = time.process_time(), time.perf_counter()
         count = 0
         with open(path, "rb") as fh:
             for _line in fh:
                 count += 1
-        return {"records": count, "seconds": time.perf_counter() - started}
-    if mode == "parse_stream":
+        return {"records": count, "seconds": time.perf_counter() - started, "cpu": _cpu(cpu)}
+    if mode in ("parse_stream", PRECISE):
         from pms_stream.commands.parse import parse_stream
 
         sink = NullSink()
-        started = time.perf_counter()
+        cpu, started = time.process_time(), time.perf_counter()
         with open(path, "rb") as fh:
-            rejected = parse_stream(fh, path, cast(BinaryIO, sink))
+            rejected = parse_stream(fh, path, cast(BinaryIO, sink), fast=mode != PRECISE)
         return {
             "seconds": time.perf_counter() - started,
+            "cpu": _cpu(cpu),
             "rejected": rejected,
             "events": sink.lines,
             "out_bytes": sink.bytes,
@@ -190,6 +199,7 @@ def measure_once(name: str, mode: str | None, data: InputFile) -> dict[str, Any]
         run = _spawn([EXE, "parse", "--quiet", str(data.path)], capture=False)
         return {
             "seconds": run.wall,
+            "cpu": run.cpu_s,
             "rss_mb": run.rss_mb,
             "wall": run.wall,
             "other": run.other_cpu_s,
@@ -202,7 +212,9 @@ def measure_once(name: str, mode: str | None, data: InputFile) -> dict[str, Any]
     found.update(rss_mb=run.rss_mb, wall=run.wall, other=run.other_cpu_s)
     if found.get("records", data.records) != data.records:
         raise RuntimeError(f"{name}: {found['records']} records, the file has {data.records}")
-    if mode == "parse_stream" and (found["rejected"] or found["events"] != data.statements):
+    if mode in ("parse_stream", PRECISE) and (
+        found["rejected"] or found["events"] != data.statements
+    ):
         raise RuntimeError(
             f"{name}: {found['events']} events ({found['rejected']} rejected), "
             f"expected {data.statements} statements"
@@ -224,6 +236,7 @@ class Result:
     median_per_s: float
     rss_mb: float  # the largest peak RSS of its runs
     other_cpu_s: float | None  # the most CPU other work used during one of its runs
+    best_cpu_us: float = 0.0  # the least CPU per record of its runs, microseconds
     vs_baseline: float = 0.0  # best rate / best rate of the baseline
 
 
@@ -259,6 +272,7 @@ def cpu_model() -> str:
 
 def run(records: int, repeat: int, seed: int, out: Path) -> dict[str, Any]:
     data = input_file(records, seed, out)
+    load = _load_average()
     found: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in RUNS}
     for _ in range(repeat):  # interleaved, so drift on a busy machine hits every row alike
         for name, _, mode in RUNS:
@@ -280,6 +294,7 @@ def run(records: int, repeat: int, seed: int, out: Path) -> dict[str, Any]:
                 data.records / median,
                 rss,
                 max(others) if others else None,
+                min(f["cpu"] for f in found[name]) / data.records * 1e6,
             )
         )
     base = next(r for r in results if r.name == BASELINE).best_per_s
@@ -288,7 +303,14 @@ def run(records: int, repeat: int, seed: int, out: Path) -> dict[str, Any]:
     empty.write_bytes(b"")
     startup = [_spawn([EXE, "parse", "--quiet", str(empty)], capture=False) for _ in range(repeat)]
     parsed = found["parse_stream"][0]
+    by_name = {r.name: r for r in results}
+    fast, precise = by_name["parse_stream"], by_name[PRECISE]
     return {
+        "load_average": load,
+        "fast_vs_precise": fast.best_per_s / precise.best_per_s,
+        "cpu_precise_vs_fast": precise.best_cpu_us / fast.best_cpu_us,
+        "fast_vs_precise_median": fast.median_per_s / precise.median_per_s,
+        "rss_fast_vs_precise": fast.rss_mb / precise.rss_mb,
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "cpu": cpu_model(),
@@ -308,6 +330,14 @@ def run(records: int, repeat: int, seed: int, out: Path) -> dict[str, Any]:
     }
 
 
+def _load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes (as `uptime` shows them)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def table(report: dict[str, Any]) -> str:
     made = (
         f"generated in {report['generated_s']:.1f} s"
@@ -325,18 +355,29 @@ def table(report: dict[str, Any]) -> str:
         "used during one run (other work: high means disturbed)",
         "",
         f"{'run':<36} {'records':>9} {'best s':>7} {'best rec/s':>11} {'median rec/s':>12} "
-        f"{'peak RSS MB':>11} {'x baseline':>10} {'other CPU s':>11}",
+        f"{'peak RSS MB':>11} {'x baseline':>10} {'other CPU s':>11} {'CPU us/rec':>10}",
     ]
     for r in report["results"]:
         other = f"{r['other_cpu_s']:>11.1f}" if r["other_cpu_s"] is not None else f"{'-':>11}"
         lines.append(
             f"{r['label']:<36} {r['records']:>9,} {r['best_s']:>7.2f} {r['best_per_s']:>11,.0f} "
-            f"{r['median_per_s']:>12,.0f} {r['rss_mb']:>11.1f} {r['vs_baseline']:>10.3f} {other}"
+            f"{r['median_per_s']:>12,.0f} {r['rss_mb']:>11.1f} {r['vs_baseline']:>10.3f} {other} "
+            f"{r['best_cpu_us']:>10.2f}"
         )
     lines.append(
         f"(pms-stream parse: wall time, with its start-up: {report['startup_s']:.2f} s and "
         f"{report['startup_rss_mb']:.1f} MB for an empty file; the others time their own loop)"
     )
+    ratio = report["fast_vs_precise"]
+    lines += [
+        f"load average before the runs (1, 5, 15 min): {report['load_average']}",
+        f"goal: parse_stream / precise path records/s >= {GOAL}: best {ratio:.2f}, median "
+        f"{report['fast_vs_precise_median']:.2f} -> {'PASS' if ratio >= GOAL else 'MISS'}; "
+        f"peak RSS {report['rss_fast_vs_precise']:.2f}x the precise path's",
+        f"goal: CPU per record, parse_stream <= half the precise path's: precise / fast = "
+        f"{report['cpu_precise_vs_fast']:.2f} -> "
+        f"{'PASS' if report['cpu_precise_vs_fast'] >= GOAL else 'MISS'}",
+    ]
     return "\n".join(lines)
 
 

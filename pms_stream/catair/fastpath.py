@@ -36,7 +36,7 @@ from typing import Any
 from pms_stream.catair.fields import Cls, Field, Kind, Layout, Status
 from pms_stream.catair.records import GROUP_ITEMS, RECORD_TYPES, Record
 
-__all__ = ["Bail", "by_prefix", "compile_fast_parser"]
+__all__ = ["Bail", "by_prefix", "compile_fast_parser", "record_pattern"]
 
 
 class Bail(Exception):  # noqa: N818 - a signal, not an error: "ask the precise parser"
@@ -304,3 +304,16 @@ def by_prefix(parsers: Mapping[str, Callable[[str], Record]]) -> dict[str, Calla
         elif len(ident) != 2:
             raise ValueError(f"identifier {ident!r}: fast dispatch takes 1 or 2 characters")
     return table
+
+
+def record_pattern(layout: Layout) -> str | None:
+    """The regular expression `compile_fast_parser` would match `layout`'s records with (its
+    look-behinds anchored at `\\A`), or None when the layout has no fast path. The checks it
+    leaves to Python (allowed values, ranges, impossible dates) are the caller's to make."""
+    dates: dict[Field, Callable[[str], Any]] = {
+        f: str for f in layout.fields if f.kind is Kind.DATE
+    }
+    try:
+        return "".join(_write(layout, dates).pattern)
+    except _NoFastPath:
+        return None

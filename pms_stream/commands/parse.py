@@ -25,6 +25,7 @@ import msgspec
 from pms_stream.commands.progress import Progress
 from pms_stream.framing import RecordFramer
 from pms_stream.statements.assembler import Assembler, Origin
+from pms_stream.statements.fastblock import BlockShortcut
 from pms_stream.statements.model import Event, RejectedEvent
 
 NAME = "parse"
@@ -38,35 +39,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
 
-def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bool = False) -> int:
-    """Parse `stream` and write JSON lines to `out`; returns the number of rejected events."""
+def parse_stream(
+    stream: BinaryIO, name: str | None, out: BinaryIO, progress: bool = False, fast: bool = True
+) -> int:
+    """Parse `stream` and write JSON lines to `out`; returns the number of rejected events.
+
+    `fast=False` leaves every record to the assembler (the precise path the fast one is held
+    to, docs/performance.md); the output is the same."""
     encoder = msgspec.json.Encoder()
     assembler = Assembler(file=name)
+    shortcut = BlockShortcut(assembler, name, enabled=fast)
     framer = RecordFramer()
     buf = bytearray()
     counts = {"records": 0, "statements": 0, "rejected": 0}
     bar = Progress(progress)
 
-    def write(events: list[Event]) -> None:
-        for event in events:
-            encoder.encode_into(event, buf, len(buf))
-            buf.extend(b"\n")
-            if isinstance(event, RejectedEvent):
-                counts["rejected"] += 1
-            elif event.__struct_config__.tag == "statement":
-                counts["statements"] += 1
+    def write(event: Event) -> None:
+        encoder.encode_into(event, buf, len(buf))
+        buf.extend(b"\n")
+        if isinstance(event, RejectedEvent):
+            counts["rejected"] += 1
+        elif event.__struct_config__.tag == "statement":
+            counts["statements"] += 1
 
     while True:
         chunk = stream.read(CHUNK)
         pieces = framer.feed(chunk) if chunk else framer.close()
-        for piece in pieces:
-            origin = Origin(piece.line, piece.record)
-            if piece.problem is None:
-                events = assembler.feed(piece.raw, origin)
-            else:
-                events = assembler.feed_fragment(piece.raw, origin, piece.problem)
-            if events:
-                write(events)
+        if fast:
+            for done in shortcut.feed(pieces):
+                if isinstance(done, bytes):  # a statement's JSON line, by the fast path
+                    buf += done
+                    counts["statements"] += 1
+                else:
+                    write(done)
+        else:  # the precise path alone, exactly as before the fast path
+            for piece in pieces:
+                origin = Origin(piece.line, piece.record)
+                if piece.problem is None:
+                    events = assembler.feed(piece.raw, origin)
+                else:
+                    events = assembler.feed_fragment(piece.raw, origin, piece.problem)
+                for event in events:
+                    write(event)
         counts["records"] += len(pieces)
         if len(buf) >= CHUNK or not chunk:
             out.write(buf)
@@ -77,7 +91,8 @@ def parse_stream(stream: BinaryIO, name: str | None, out: BinaryIO, progress: bo
         )
         if not chunk:
             break
-    write(assembler.flush())
+    for event in shortcut.flush():
+        write(event)
     out.write(buf)
     out.flush()
     bar.done()

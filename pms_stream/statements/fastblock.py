@@ -1,0 +1,620 @@
+"""The fast path for whole MS blocks: B ... Y in one regular expression, money in integer cents,
+the statement's JSON line written straight from the record text.
+
+`BlockShortcut` sits in front of an `Assembler` (the authority). It passes every record to the
+assembler except an MS block's: from a B record that opens no other state it holds the block's
+records until its Y record, then `statement_line` tries to write the statement itself. It
+returns the JSON line only when it is sure that the assembler would make exactly this statement
+with no check other than `final_difference`; anything else (a record the codec would refuse, an
+order the assembler would reject, any failed check, a header difference, a quote or backslash
+anywhere, a framing problem, an A/B/Z inside the block, a block over the size limit) and the
+held records go to the assembler in their order, which then does what it always did. The output
+is the same either way, byte for byte: `tests/core/test_fastblock.py` holds the two paths to it.
+
+Why it is exact: the expression is the codec's own (`catair.fastpath.record_pattern`, one per
+layout, joined with the record order the assembler accepts), so a block it matches holds only
+records the codec accepts field by field, in an order the assembler takes without a reject;
+what the expression cannot say (dates, allowed values, sequence numbers, counts, sums) is
+checked here. Amounts are integer cents (never float); their JSON text is what msgspec writes
+for the codec's `Decimal` of the same digits (`units.cents`, leading zeros dropped).
+
+Flow: framing -> **fast block** (else codec -> assembler -> checks -> model) -> JSON lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Final
+
+import msgspec
+
+from pms_stream.catair.codec import parse_record
+from pms_stream.catair.fastpath import record_pattern
+from pms_stream.catair.layouts import LAYOUTS_BY_TYPE
+from pms_stream.catair.records import ARecord, ZRecord
+from pms_stream.domain.delete_sources import is_delete_source
+from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
+from pms_stream.domain.fee_classes import fee_class
+from pms_stream.domain.payment_types import MONTHLY_PAYMENT_TYPES
+from pms_stream.domain.statement_numbers import StatementNumber, decode_statement_number
+from pms_stream.errors import RecordError
+from pms_stream.framing import Piece
+from pms_stream.statements.assembler import Assembler, Origin
+from pms_stream.statements.checks import FINAL_DIFFERENCE
+from pms_stream.statements.model import Event, Source
+
+__all__ = ["BlockShortcut", "statement_line"]
+
+STRIDE: Final = 81  # a record and the "\n" that joins it to the next in the block text
+HOLD_LIMIT: Final = 20_000  # records held at most; a longer block goes to the assembler
+_B, _Q, _Y = b"BQY"  # first bytes of the records the shortcut looks at
+
+
+def _pattern(record_type: str) -> str:
+    found = record_pattern(LAYOUTS_BY_TYPE[record_type])
+    assert found is not None, record_type
+    # captures are not needed; each record is a line of the block text, so the look-behinds
+    # that hold a field to its end are anchored at the start of the line
+    return re.sub(r"\((?!\?)", "(?:", found).replace("(?<=\\A.", "(?<=^.")
+
+
+def _block_expression() -> Callable[[str], re.Match[str] | None]:
+    p = {t: _pattern(t) for t in ("B", "Q1", "Q2", "QA", "Q3", "Q4", "QE", "Q5", "Q6", "QJ", "Q7")}
+    p["Y"] = _pattern("Y")
+    text = (
+        f"{p['B']}\n(?:{p['Q1']}\n{p['Q2']}\n(?:{p['QA']}\n)*)+"
+        f"{p['Q3']}\n{p['Q4']}\n(?:{p['QE']}\n)*"
+        f"(?:{p['Q5']}\n{p['Q6']}\n(?:{p['QJ']}\n)*)?"
+        f"(?:{p['Q7']}\n)*{p['Y']}"
+    )
+    return re.compile(text, re.MULTILINE).fullmatch
+
+
+_MATCH: Final = _block_expression()
+
+
+def _at(record_type: str, attr: str) -> tuple[int, int]:
+    """0-based start and end (excluded) of a field in its record."""
+    f = LAYOUTS_BY_TYPE[record_type].field(attr)
+    return f.start - 1, f.end
+
+
+def _slots(record_type: str, group: str) -> tuple[tuple[int, int, int], ...]:
+    """(code start, amount start, amount end) or (entry start, source start, source end) of
+    each slot of a repeated group, 0-based."""
+    fields = [f for f in LAYOUTS_BY_TYPE[record_type].fields if f.group == group]
+    return tuple(
+        (a.start - 1, b.start - 1, b.end) for a, b in zip(fields[::2], fields[1::2], strict=True)
+    )
+
+
+# Field positions, from the layouts (0-based start, end excluded).
+B_PORT, B_FILER, B_APP = (
+    _at("B", "district_port"),
+    _at("B", "filer_code"),
+    _at("B", "application_id"),
+)
+B_STATUS, B_NUMBER = _at("B", "statement_status"), _at("B", "statement_number")
+B_PRINT, B_PAYMENT = _at("B", "print_date"), _at("B", "payment_type")
+B_IMPORTER, B_BRANCH = _at("B", "importer_number"), _at("B", "client_branch")
+B_OFFICE, B_PREPARER = _at("B", "office_code"), _at("B", "preparer_indicator")
+Y_PORT, Y_FILER, Y_APP = (
+    _at("Y", "district_port"),
+    _at("Y", "filer_code"),
+    _at("Y", "application_id"),
+)
+Y_COUNT, Y_MARK = _at("Y", "record_count"), _at("Y", "trailer_mark")
+FEE_SLOTS = _slots("QA", "fees")
+ENTRY_SLOTS = _slots("Q7", "entries")
+assert FEE_SLOTS == _slots("QE", "fees") == _slots("QJ", "fees")
+assert _at("Q2", "add") == _at("Q4", "add")
+assert _at("QA", "sequence") == _at("QE", "sequence") == _at("QJ", "sequence") == (2, 4)
+
+_ZEROS: Final = "0" * 11  # a blank amount is 0.00 (the assembler's ZERO)
+_MISSING: Final = ""  # a date text the codec refuses
+
+# The positions below are written as numbers (the fastest slices); they are checked against the
+# layouts here, at import.
+assert FEE_SLOTS == ((4, 7, 18), (18, 21, 32), (32, 35, 46), (46, 49, 60), (60, 63, 74))
+assert FEE_SLOTS == _slots("QE", "fees") == _slots("QJ", "fees")
+assert _at("QA", "sequence") == _at("QE", "sequence") == _at("QJ", "sequence") == (2, 4)
+assert [_at("Q1", a) for a in ("daily_statement_number", "district_port", "filer_code")] == [
+    (2, 12),
+    (12, 16),
+    (16, 19),
+]
+assert [_at("Q1", a) for a in ("importer_number", "print_date", "presentation_date")] == [
+    (19, 31),
+    (31, 37),
+    (37, 43),
+]
+assert [_at("Q1", a) for a in ("duty", "tax")] == [(43, 54), (54, 65)]
+for _t in ("Q2", "Q4", "Q6"):
+    assert [_at(_t, a) for a in ("add", "cvd", "amount_due")] == [(2, 13), (13, 24), (24, 35)]
+for _t in ("Q3", "Q5"):
+    assert [_at(_t, a) for a in ("statement_number", "print_date", "due_date")] == [
+        (2, 12),
+        (12, 18),
+        (18, 24),
+    ]
+    assert [_at(_t, a) for a in ("filer_code", "importer_number", "duty", "tax")] == [
+        (24, 27),
+        (27, 39),
+        (39, 50),
+        (50, 61),
+    ]
+assert _at("Q7", "daily_statement_number") == (2, 12)
+assert ENTRY_SLOTS == ((12, 23, 26), (26, 37, 40), (40, 51, 54), (54, 65, 68))
+
+
+def _day(text: str) -> str:
+    """MMDDYY as ISO YYYY-MM-DD (what msgspec writes for the codec's date), "" when impossible."""
+    try:
+        return date(2000 + int(text[4:6]), int(text[0:2]), int(text[2:4])).isoformat()
+    except ValueError:
+        return _MISSING
+
+
+class _Dates(dict[str, str]):
+    def __missing__(self, text: str) -> str:
+        iso = _day(text)
+        if len(self) < 4096:
+            self[text] = iso
+        return iso
+
+
+_DATES: Final = _Dates()
+
+
+class _FeeNames(dict[str, str]):
+    def __missing__(self, code: str) -> str:
+        name = msgspec.json.encode(fee_class(code).name).decode()
+        self[code] = name
+        return name
+
+
+_FEE_NAMES: Final = _FeeNames()
+
+
+class _Numbers(dict[str, StatementNumber | None]):
+    """Statement numbers decoded by their first 7 characters (district, year, "P", month); the
+    last 3, the sequence, are checked apart. None: `decode_statement_number` refuses them."""
+
+    def __missing__(self, head: str) -> StatementNumber | None:
+        try:
+            found: StatementNumber | None = decode_statement_number(head + "000")
+        except ValueError:
+            found = None
+        if len(self) < 4096:
+            self[head] = found
+        return found
+
+
+_NUMBERS: Final = _Numbers()
+
+
+def _money(cents: int) -> str:
+    """Integer cents as the JSON contract's amount text ("1234.56", "-0.50")."""
+    if cents < 0:
+        return "-%d.%02d" % divmod(-cents, 100)  # noqa: UP031 - the quickest here
+    return "%d.%02d" % divmod(cents, 100)  # noqa: UP031
+
+
+def _text(value: str) -> str:
+    """A JSON string or null for a right-trimmed field (the block holds no quote or backslash)."""
+    value = value.rstrip(" ")
+    return f'"{value}"' if value else "null"
+
+
+class _Decline(Exception):  # noqa: N818 - internal signal: the assembler decides
+    pass
+
+
+# The JSON of the model's Structs as msgspec writes it (field order, no spaces); an amount is
+# written from its 11 digits: units without leading zeros, ".", the two cents digits.
+_DAILY: Final = (
+    '{"number":"%s","district_port":"%s","filer_code":"%s","importer_number":%s,'
+    '"print_date":"%s","presentation_date":"%s","duty":"%s.%s","tax":"%s.%s",'
+    '"add":"%s.%s","cvd":"%s.%s","amount_due":"%s.%s","fees":[%s]}'
+)
+_FEE: Final = '{"code":"%s","name":%s,"amount":"%s"}'
+_TOTALS: Final = '{"duty":"%s","tax":"%s","add":"%s","cvd":"%s","amount_due":"%s","fees":[%s]}'
+_DELETED: Final = (
+    '{"daily_statement":"%s","entry_number":"%s","delete_source":"%s",'
+    '"entry_number_formatted":"%s"}'
+)
+_STATEMENT: Final = (
+    '{"type":"statement","schema_version":1,"statement_number":"%s","status":"%s",'
+    '"payment_type":%s,"filer_code":"%s","importer_number":%s,"client_branch":%s,'
+    '"district_port":"%s","office_code":%s,"print_date":"%s","due_date":"%s",'
+    '"process_date":%s,"daily_statements":[%s],"preliminary_totals":%s,"final_totals":%s,'
+    '"difference":%s,"deleted_entries":[%s],"checks":[%s],"header_differences":[],'
+    '"framing":"block","record_count":%d,"source":%s,"reroute_of":null}\n'
+)
+_COMPONENTS: Final = ("duty", "tax", "add", "cvd", "amount_due")
+
+Fees = list[tuple[str, int]]
+
+
+def _fee_json(fees: Fees) -> str:
+    names = _FEE_NAMES
+    return ",".join([_FEE % (code, names[code], _money(c)) for code, c in fees])
+
+
+def _fee_records(lines: list[str], i: int, kind: str, fees: Fees) -> int:
+    """The fees of the QA, QE or QJ records from line `i` (numbered 01, 02, ... without a gap),
+    appended to `fees`; returns the index of the next line."""
+    seq = 0
+    line = lines[i]
+    while line[1] == kind:
+        seq += 1
+        if int(line[2:4]) != seq:
+            raise _Decline  # the assembler rejects a QA/QE/QJ out of sequence
+        for start in (4, 18, 32, 46, 60):
+            code = line[start : start + 3]
+            if code == "   ":
+                break  # the block expression holds the slots filled from the first
+            fees.append((code.rstrip(" "), int(line[start + 3 : start + 14])))
+        i += 1
+        line = lines[i]
+    return i
+
+
+def _totals(head: str, amounts: str, fees: Fees) -> tuple[tuple[int, int, int, int, int], str]:
+    """(duty, tax, ADD, CVD, amount due) of a Q3/Q5 and Q4/Q6 pair and their JSON; declines
+    when the amount due is not the sum of the others and the fees (`total_amount_due`)."""
+    fields = [head[39:50], head[50:61], amounts[2:13], amounts[13:24], amounts[24:35]]
+    for n, text in enumerate(fields):
+        if text[0] == " ":
+            fields[n] = _ZEROS
+    duty, tax, add, cvd, due = map(int, fields)
+    if duty + tax + add + cvd + sum(c for _, c in fees) != due:
+        raise _Decline
+    texts = [f"{t[:9].lstrip('0') or '0'}.{t[9:]}" for t in fields]
+    return (duty, tax, add, cvd, due), _TOTALS % (*texts, _fee_json(fees))
+
+
+def _totals_json(values: tuple[int, ...], fees: Fees) -> str:
+    return _TOTALS % (*map(_money, values), _fee_json(fees))
+
+
+def _sums(fees: Fees) -> dict[str, int]:
+    sums: dict[str, int] = {}
+    for code, c in fees:
+        sums[code] = sums.get(code, 0) + c
+    return sums
+
+
+def statement_line(raws: list[bytes], source: Source, process_date: date | None) -> bytes | None:
+    """The JSON line of the MS block `raws` (its B record to its Y record, each 80 bytes) as the
+    assembler would write it, or None when the assembler must decide."""
+    try:
+        text = b"\n".join(raws).decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if '"' in text or "\\" in text or _MATCH(text) is None:
+        return None
+    try:
+        return _statement(text.split("\n"), source, process_date)
+    except _Decline:
+        return None
+
+
+def _daily_statements(
+    lines: list[str], sums: list[int], fee_sums: dict[str, int]
+) -> tuple[list[str], int]:
+    """The JSON of each daily statement (Q1, Q2, QA ...) from line 1, and the index of the line
+    after them; adds their amounts to `sums` and their fees to `fee_sums`; declines when an
+    amount due is not the sum of the others and the fees."""
+    dates, names, template, fee_template, zeros = _DATES, _FEE_NAMES, _DAILY, _FEE, _ZEROS
+    daily: list[str] = []
+    i = 1
+    line = lines[1]
+    while line[1] == "1":
+        q1, q2 = line, lines[i + 1]
+        i += 2
+        line = lines[i]
+        duty, tax = q1[43:54], q1[54:65]
+        add, cvd, due = q2[2:13], q2[13:24], q2[24:35]
+        if duty[0] == " ":
+            duty = zeros
+        if tax[0] == " ":
+            tax = zeros
+        if add[0] == " ":
+            add = zeros
+        if cvd[0] == " ":
+            cvd = zeros
+        if due[0] == " ":
+            due = zeros
+        d, t, a, c, u = int(duty), int(tax), int(add), int(cvd), int(due)
+        total = d + t + a + c
+        fees = ""
+        if line[1] == "A":
+            parts: list[str] = []
+            seq = 0
+            while line[1] == "A":
+                seq += 1
+                if int(line[2:4]) != seq:
+                    raise _Decline  # a QA out of sequence: the assembler rejects it
+                for start in (4, 18, 32, 46, 60):
+                    code = line[start : start + 3]
+                    if code == "   ":
+                        break
+                    if code[2] == " ":
+                        code = code.rstrip(" ")
+                    amount = line[start + 3 : start + 14]
+                    cents = int(amount)
+                    total += cents
+                    fee_sums[code] = fee_sums.get(code, 0) + cents
+                    parts.append(
+                        fee_template
+                        % (code, names[code], f"{amount[:9].lstrip('0') or '0'}.{amount[9:]}")
+                    )
+                i += 1
+                line = lines[i]
+            fees = ",".join(parts)
+        if total != u:
+            raise _Decline  # daily_amount_due
+        sums[0] += d
+        sums[1] += t
+        sums[2] += a
+        sums[3] += c
+        sums[4] += u
+        printed, presented = dates[q1[31:37]], dates[q1[37:43]]
+        if not printed or not presented:
+            raise _Decline  # an impossible date: the codec rejects the Q1
+        importer = q1[19:31].rstrip(" ")
+        daily.append(
+            template
+            % (
+                q1[2:12].rstrip(" "),
+                q1[12:16],
+                q1[16:19].rstrip(" "),
+                f'"{importer}"' if importer else "null",
+                printed,
+                presented,
+                duty[:9].lstrip("0") or "0",
+                duty[9:],
+                tax[:9].lstrip("0") or "0",
+                tax[9:],
+                add[:9].lstrip("0") or "0",
+                add[9:],
+                cvd[:9].lstrip("0") or "0",
+                cvd[9:],
+                due[:9].lstrip("0") or "0",
+                due[9:],
+                fees,
+            )
+        )
+    return daily, i
+
+
+def _deleted_entries(lines: list[str], i: int, deleted: list[str]) -> int:
+    """The JSON of each deleted entry of the Q7 records from line `i`; returns the next line.
+    Declines on a check digit or delete source the checks would warn about."""
+    while lines[i][1] == "7":
+        q7 = lines[i]
+        daily_number = q7[2:12].rstrip(" ")
+        for start, source_at, end in ENTRY_SLOTS:
+            entry = q7[start:source_at].rstrip(" ")
+            if not entry:
+                break
+            where = q7[source_at:end].rstrip(" ")
+            if not is_valid_entry_number(entry) or not is_delete_source(where):
+                raise _Decline  # entry_check_digit, delete_source
+            deleted.append(_DELETED % (daily_number, entry, where, format_entry_number(entry)))
+        i += 1
+    return i
+
+
+def _header_checks(b: str, y: str, count: int) -> None:
+    """Decline unless B and Y are as the assembler takes them without a reject or a check."""
+    status, payment = b[B_STATUS[0]], b[B_PAYMENT[0]]
+    b_print = b[B_PRINT[0] : B_PRINT[1]]
+    if (
+        status not in ("P", "F")  # blank: status_missing
+        or (payment != " " and payment not in MONTHLY_PAYMENT_TYPES)
+        or b[B_APP[0] : B_APP[1]] != "MS"
+        or b[B_PREPARER[0]] not in (" ", "1")
+        or (b_print != "      " and not _DATES[b_print])
+        or y[Y_MARK[0]] not in (" ", "Y")
+        or y[Y_PORT[0] : Y_APP[1]] != b[B_PORT[0] : B_APP[1]]  # trailer_mismatch
+        or y[Y_COUNT[0]] == " "  # record_count
+        or int(y[Y_COUNT[0] : Y_COUNT[1]]) != count - 2
+    ):
+        raise _Decline
+
+
+def _statement(lines: list[str], source: Source, process_date: date | None) -> bytes:
+    dates = _DATES
+    count = len(lines)
+    b, y = lines[0], lines[-1]
+    _header_checks(b, y, count)
+    final = b[B_STATUS[0]] == "F"
+    sums = [0, 0, 0, 0, 0]
+    fee_sums: dict[str, int] = {}
+    daily, i = _daily_statements(lines, sums, fee_sums)
+    # preliminary totals: Q3, Q4, QE 01, 02, ...
+    q3, q4 = lines[i], lines[i + 1]
+    pre_fees: Fees = []
+    i = _fee_records(lines, i + 2, "E", pre_fees)
+    pre, pre_json = _totals(q3, q4, pre_fees)
+    number, filer = q3[2:12].rstrip(" "), q3[24:27].rstrip(" ")
+    print_date, due_date = dates[q3[12:18]], dates[q3[18:24]]
+    if not print_date or not due_date:
+        raise _Decline
+    # final totals: Q5, Q6, QJ 01, 02, ... on final statements only
+    fin: tuple[int, int, int, int, int] | None = None
+    final_json = "null"
+    fin_fees: Fees = []
+    if (lines[i][1] == "5") != final:
+        raise _Decline  # Q5 on a preliminary statement, or a final one without it
+    if final:
+        q5, q6 = lines[i], lines[i + 1]
+        i = _fee_records(lines, i + 2, "J", fin_fees)
+        fin, final_json = _totals(q5, q6, fin_fees)
+        if (
+            not dates[q5[12:18]]
+            or not dates[q5[18:24]]
+            or q5[2:12].rstrip(" ") != number  # header_mismatch
+            or q5[24:27].rstrip(" ") != filer
+        ):
+            raise _Decline
+    deleted: list[str] = []
+    _deleted_entries(lines, i, deleted)
+    # totals_sum: the totals (final ones on a final statement) against the daily statements
+    stated, stated_fees = (fin, fin_fees) if fin is not None else (pre, pre_fees)
+    if tuple(sums) != stated or {k: v for k, v in _sums(stated_fees).items() if v} != {
+        k: v for k, v in fee_sums.items() if v
+    }:
+        raise _Decline
+    # statement_number, statement_month, statement_district, header_mismatch
+    sequence = number[7:]
+    decoded = _NUMBERS[number[:7]] if len(number) == 10 else None
+    if decoded is None or not (sequence.isalnum() and sequence.isascii()):
+        raise _Decline  # statement_number: not DDCYPMMXXX
+    months = int(print_date[:4]) * 12 + int(print_date[5:7]) - decoded.year * 12 - decoded.month
+    b_port = b[B_PORT[0] : B_PORT[1]].rstrip(" ")
+    q3_importer = q3[27:39].rstrip(" ")
+    b_importer = b[B_IMPORTER[0] : B_IMPORTER[1]].rstrip(" ")
+    b_number = b[B_NUMBER[0] : B_NUMBER[1]].rstrip(" ")
+    b_print = b[B_PRINT[0] : B_PRINT[1]]
+    if (
+        months not in (0, 1)
+        or b_port[:2] != decoded.district
+        or (b_number and b_number != number)
+        or (b_print != "      " and dates[b_print] != print_date)
+        or b[B_FILER[0] : B_FILER[1]].rstrip(" ") != filer
+        or (b_importer and q3_importer and b_importer != q3_importer)
+    ):
+        raise _Decline
+    checks = ""
+    difference = "null"
+    if fin is not None:
+        pre_sums, fin_sums = _sums(pre_fees), _sums(fin_fees)
+        diff = tuple(f - p for f, p in zip(fin, pre, strict=True))
+        diff_fees = [
+            (c, fin_sums.get(c, 0) - pre_sums.get(c, 0))
+            for c in dict.fromkeys([*pre_sums, *fin_sums])
+        ]
+        difference = _totals_json(diff, diff_fees)
+        changed = [f"{n} {_money(c)}" for n, c in zip(_COMPONENTS, diff, strict=True) if c]
+        changed += [f"fee class {code} {_money(c)}" for code, c in diff_fees if c]
+        if changed:
+            checks = (
+                f'{{"code":"{FINAL_DIFFERENCE}","severity":"info","message":'
+                f'"final differs from preliminary: {", ".join(changed)}"}}'
+            )
+    payment = b[B_PAYMENT[0]]
+    importer = q3_importer or b_importer
+    line = _STATEMENT % (
+        number,
+        "final" if final else "preliminary",
+        "null" if payment == " " else f'"{payment}"',
+        filer,
+        f'"{importer}"' if importer else "null",
+        _text(b[B_BRANCH[0] : B_BRANCH[1]]),
+        b_port,
+        _text(b[B_OFFICE[0] : B_OFFICE[1]]),
+        print_date,
+        due_date,
+        "null" if process_date is None else f'"{process_date.isoformat()}"',
+        ",".join(daily),
+        pre_json,
+        final_json if fin is not None else "null",
+        difference,
+        ",".join(deleted),
+        checks,
+        count,
+        _SOURCE.encode(source).decode(),
+    )
+    return line.encode()
+
+
+_SOURCE: Final = msgspec.json.Encoder()
+
+
+class BlockShortcut:
+    """Feeds records to `assembler`, taking whole MS blocks the fast way where it can.
+
+    A block's records are held from its B record to its Y record (at most `HOLD_LIMIT`), so
+    events come out when the block ends, in the same order as the assembler alone gives them.
+    """
+
+    def __init__(self, assembler: Assembler, file: str | None, enabled: bool = True) -> None:
+        self._assembler = assembler
+        self._file = file
+        self._enabled = enabled
+        self._held: list[Piece] | None = None
+        self._limit = min(HOLD_LIMIT, assembler.max_records)
+        # the open A record's transmission date: the statements' process_date (the assembler's
+        # own batch state, followed here from the A and Z records it is given)
+        self._process_date: date | None = None
+
+    def feed(self, pieces: list[Piece]) -> list[Event | bytes]:
+        """Feed records (and framing fragments) in order; returns what they complete, in order:
+        events of the assembler (to encode) and statements' finished JSON lines (bytes)."""
+        out: list[Event | bytes] = []
+        held = self._held
+        limit = self._limit
+        for piece in pieces:
+            if held is not None:
+                held.append(piece)
+                if piece[3] is None:  # a record, not a framing fragment
+                    kind = piece[0][0]
+                    if kind == _Q and len(held) < limit:
+                        continue
+                    if kind == _Y:
+                        line = statement_line(
+                            [p[0] for p in held], self._source(held), self._process_date
+                        )
+                        if line is not None:
+                            out.append(line)
+                            held = None
+                            continue
+                for p in held:
+                    out += self._feed(p)
+                held = None
+            elif (
+                piece[3] is None
+                and piece[0][0] == _B
+                and self._enabled
+                and not self._assembler.open_statement
+            ):
+                held = [piece]
+            else:
+                out += self._feed(piece)
+        self._held = held
+        return out
+
+    def flush(self) -> list[Event]:
+        """End of input: what is held goes to the assembler, which then closes what is open."""
+        held, self._held = self._held or [], None
+        events: list[Event] = []
+        for p in held:
+            events += self._feed(p)
+        return events + self._assembler.flush()
+
+    def _feed(self, piece: Piece) -> list[Event]:
+        origin = Origin(piece.line, piece.record)
+        if piece.problem is not None:
+            return self._assembler.feed_fragment(piece.raw, origin, piece.problem)
+        if piece.raw[:1] in (b"A", b"Z"):
+            try:
+                record = parse_record(piece.raw)
+            except RecordError:
+                pass
+            else:
+                if isinstance(record, ARecord):
+                    self._process_date = record.transmission_date
+                elif isinstance(record, ZRecord):
+                    self._process_date = None
+        return self._assembler.feed(piece.raw, origin)
+
+    def _source(self, held: list[Piece]) -> Source:
+        first, last = held[0], held[-1]
+        if first.line is not None:
+            return Source(file=self._file, first_line=first.line, last_line=last.line)
+        return Source(file=self._file, first_record=first.record, last_record=last.record)

@@ -23,6 +23,7 @@ Flow: framing -> **fast block** (else codec -> assembler -> checks -> model) -> 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import date
@@ -34,6 +35,7 @@ from pms_stream.catair.codec import parse_record
 from pms_stream.catair.fastpath import record_pattern
 from pms_stream.catair.layouts import LAYOUTS_BY_TYPE
 from pms_stream.catair.records import ARecord, ZRecord
+from pms_stream.domain.calendar import PaymentMonth
 from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
 from pms_stream.domain.fee_classes import fee_class
@@ -166,6 +168,16 @@ class _Dates(dict[str, str]):
 
 
 _DATES: Final = _Dates()
+
+
+@functools.lru_cache(maxsize=4096)
+def _off_calendar(print_date: str, due_date: str, final: bool) -> bool:
+    """Whether a calendar check (statements/calendar_checks.py) would fire: the due date not the
+    15th working day of its payment month, or a preliminary's print date not the 11th."""
+    month = PaymentMonth.of(date.fromisoformat(due_date))
+    if date.fromisoformat(due_date) != month.due_date:
+        return True
+    return not final and date.fromisoformat(print_date) != month.print_date
 
 
 class _FeeNames(dict[str, str]):
@@ -443,8 +455,8 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
     pre, pre_json = _totals(q3, q4, pre_fees)
     number, filer = q3[2:12].rstrip(" "), q3[24:27].rstrip(" ")
     print_date, due_date = dates[q3[12:18]], dates[q3[18:24]]
-    if not print_date or not due_date:
-        raise _Decline
+    if not print_date or not due_date or _off_calendar(print_date, due_date, final):
+        raise _Decline  # an impossible date, or a calendar check the assembler writes
     # final totals: Q5, Q6, QJ 01, 02, ... on final statements only
     fin: tuple[int, int, int, int, int] | None = None
     final_json = "null"

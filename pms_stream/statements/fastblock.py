@@ -23,7 +23,6 @@ Flow: framing -> **fast block** (else codec -> assembler -> checks -> model) -> 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from datetime import date
@@ -35,16 +34,20 @@ from pms_stream.catair.codec import parse_record
 from pms_stream.catair.fastpath import record_pattern
 from pms_stream.catair.layouts import LAYOUTS_BY_TYPE
 from pms_stream.catair.records import ARecord, ZRecord
-from pms_stream.domain.calendar import PaymentMonth
 from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
-from pms_stream.domain.fee_classes import fee_class
 from pms_stream.domain.payment_types import MONTHLY_PAYMENT_TYPES
-from pms_stream.domain.statement_numbers import StatementNumber, decode_statement_number
 from pms_stream.errors import RecordError
 from pms_stream.framing import Piece
 from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.checks import FINAL_DIFFERENCE
+from pms_stream.statements.fastvalues import DATES as _DATES
+from pms_stream.statements.fastvalues import FEE_NAMES as _FEE_NAMES
+from pms_stream.statements.fastvalues import NUMBERS as _NUMBERS
+from pms_stream.statements.fastvalues import ZEROS as _ZEROS
+from pms_stream.statements.fastvalues import json_text as _text
+from pms_stream.statements.fastvalues import money as _money
+from pms_stream.statements.fastvalues import off_calendar as _off_calendar
 from pms_stream.statements.model import Event, Source
 
 __all__ = ["BlockShortcut", "statement_line"]
@@ -114,8 +117,6 @@ assert FEE_SLOTS == _slots("QE", "fees") == _slots("QJ", "fees")
 assert _at("Q2", "add") == _at("Q4", "add")
 assert _at("QA", "sequence") == _at("QE", "sequence") == _at("QJ", "sequence") == (2, 4)
 
-_ZEROS: Final = "0" * 11  # a blank amount is 0.00 (the assembler's ZERO)
-_MISSING: Final = ""  # a date text the codec refuses
 
 # The positions below are written as numbers (the fastest slices); they are checked against the
 # layouts here, at import.
@@ -149,75 +150,6 @@ for _t in ("Q3", "Q5"):
     ]
 assert _at("Q7", "daily_statement_number") == (2, 12)
 assert ENTRY_SLOTS == ((12, 23, 26), (26, 37, 40), (40, 51, 54), (54, 65, 68))
-
-
-def _day(text: str) -> str:
-    """MMDDYY as ISO YYYY-MM-DD (what msgspec writes for the codec's date), "" when impossible."""
-    try:
-        return date(2000 + int(text[4:6]), int(text[0:2]), int(text[2:4])).isoformat()
-    except ValueError:
-        return _MISSING
-
-
-class _Dates(dict[str, str]):
-    def __missing__(self, text: str) -> str:
-        iso = _day(text)
-        if len(self) < 4096:
-            self[text] = iso
-        return iso
-
-
-_DATES: Final = _Dates()
-
-
-@functools.lru_cache(maxsize=4096)
-def _off_calendar(print_date: str, due_date: str, final: bool) -> bool:
-    """Whether a calendar check (statements/calendar_checks.py) would fire: the due date not the
-    15th working day of its payment month, or a preliminary's print date not the 11th."""
-    month = PaymentMonth.of(date.fromisoformat(due_date))
-    if date.fromisoformat(due_date) != month.due_date:
-        return True
-    return not final and date.fromisoformat(print_date) != month.print_date
-
-
-class _FeeNames(dict[str, str]):
-    def __missing__(self, code: str) -> str:
-        name = msgspec.json.encode(fee_class(code).name).decode()
-        self[code] = name
-        return name
-
-
-_FEE_NAMES: Final = _FeeNames()
-
-
-class _Numbers(dict[str, StatementNumber | None]):
-    """Statement numbers decoded by their first 7 characters (district, year, "P", month); the
-    last 3, the sequence, are checked apart. None: `decode_statement_number` refuses them."""
-
-    def __missing__(self, head: str) -> StatementNumber | None:
-        try:
-            found: StatementNumber | None = decode_statement_number(head + "000")
-        except ValueError:
-            found = None
-        if len(self) < 4096:
-            self[head] = found
-        return found
-
-
-_NUMBERS: Final = _Numbers()
-
-
-def _money(cents: int) -> str:
-    """Integer cents as the JSON contract's amount text ("1234.56", "-0.50")."""
-    if cents < 0:
-        return "-%d.%02d" % divmod(-cents, 100)  # noqa: UP031 - the quickest here
-    return "%d.%02d" % divmod(cents, 100)  # noqa: UP031
-
-
-def _text(value: str) -> str:
-    """A JSON string or null for a right-trimmed field (the block holds no quote or backslash)."""
-    value = value.rstrip(" ")
-    return f'"{value}"' if value else "null"
 
 
 class _Decline(Exception):  # noqa: N818 - internal signal: the assembler decides

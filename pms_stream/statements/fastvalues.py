@@ -15,6 +15,7 @@ import msgspec
 
 from pms_stream.domain.calendar import PaymentMonth
 from pms_stream.domain.fee_classes import fee_class
+from pms_stream.domain.money import cents_text as money
 from pms_stream.domain.statement_numbers import StatementNumber, decode_statement_number
 
 __all__ = [
@@ -86,13 +87,6 @@ class _Numbers(dict[str, StatementNumber | None]):
 
 
 NUMBERS: Final = _Numbers()
-
-
-def money(cents: int) -> str:
-    """Integer cents as the JSON contract's amount text ("1234.56", "-0.50")."""
-    if cents < 0:
-        return "-%d.%02d" % divmod(-cents, 100)  # noqa: UP031 - the quickest here
-    return "%d.%02d" % divmod(cents, 100)  # noqa: UP031
 
 
 def json_text(value: str) -> str:

@@ -112,3 +112,11 @@ def test_scrub_finds_an_ssn_glued_to_other_digits() -> None:
     raw = "Q12704A000012704B76123-45-6789 100526100326"  # as it stands in a raw record
     assert "123-45-6789" not in scrub(raw)
     assert "B76***-**-****" in scrub(raw)
+
+
+def test_cents_text_is_money_text_of_the_same_cents() -> None:
+    """The fast block path writes amounts from whole cents without a Decimal: the same text."""
+    from pms_stream.domain.money import cents_text, from_cents, money_text
+
+    for cents in (0, 5, -5, 50, -50, 100, 123456, -123456, 99_999_999_999, -99_999_999_999):
+        assert cents_text(cents) == money_text(from_cents(cents))

@@ -1,4 +1,4 @@
-"""The size rule of `service.outputs` (pure): an output over its topic's limit becomes a dead
+"""The size rule of `stream.outputs` (pure): an output over its topic's limit becomes a dead
 letter saying so, a dead letter over the rejects topic's limit is split into parts that
 reassemble byte for byte (issue 12, findings 3 and 9)."""
 

@@ -614,6 +614,35 @@ class Throughput:
     assembly_s: float | None = None  # time in framing and assembly (the pure core)
 
 
+async def start_child(
+    ctx: Context, name: str, argv: list[str], cfg: dict[str, Any]
+) -> asyncio.subprocess.Process:
+    """A bench child process (the passthrough, the peer): `python ARGV... CFG-JSON`, its standard
+    output piped (it prints "ready", then its figures), its standard error to `<name>.log`."""
+    with (ctx.logs / f"{name}.log").open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *argv,
+            json.dumps(cfg),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+
+
+async def until_ready(
+    ctx: Context, name: str, proc: asyncio.subprocess.Process
+) -> tuple[float, CpuSnapshot]:
+    """Wait for the child's "ready" line: when it came, and the CPU used so far."""
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), ctx.timeout)
+    ready = time.monotonic()
+    cpu0 = CpuSnapshot.take(proc.pid, ctx.broker_pid)
+    if line.strip() != b"ready":
+        raise RuntimeError(f"{name}: {line!r} instead of ready (see {ctx.logs / name}.log)")
+    return ready, cpu0
+
+
 async def run_passthrough(ctx: Context, data: Preloaded, guarantee: str) -> Throughput:
     output = f"{PREFIX}-{os.urandom(6).hex()}-copy"
     async with kafka_admin(ctx.bootstrap) as admin:
@@ -634,24 +663,11 @@ async def run_passthrough(ctx: Context, data: Preloaded, guarantee: str) -> Thro
     name = ctx.name(f"passthrough-pack{data.pack}-{guarantee}")
     probe = StableProbe(ctx.bootstrap, output)
     await probe.start()
-    with (ctx.logs / f"{name}.log").open("ab") as log:
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--passthrough-child",
-            json.dumps(cfg),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
+    started = time.monotonic()
+    proc = await start_child(ctx, name, [str(Path(__file__).resolve()), "--passthrough-child"], cfg)
     assert proc.stdout is not None
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), ctx.timeout)
-        ready = time.monotonic()
-        cpu0 = CpuSnapshot.take(proc.pid, ctx.broker_pid)
-        if line.strip() != b"ready":
-            raise RuntimeError(f"{name}: {line!r} instead of ready (see {ctx.logs / name}.log)")
+        ready, cpu0 = await until_ready(ctx, name, proc)
         line = await asyncio.wait_for(proc.stdout.readline(), ctx.timeout)
         cpu1 = CpuSnapshot.take(proc.pid, ctx.broker_pid)  # the child exits after this line
         if not line.startswith(b"done "):

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from bench.bench_pipeline import (
     log_seconds_after,
     metrics_of,
     process_cpu_s,
+    start_child,
+    until_ready,
     wait_ready,
 )
 from pms_stream.commands.parse import parse_stream
@@ -109,23 +110,10 @@ async def run_peer(ctx: Context, data: Preloaded, source: Data) -> Peer:
     await watcher.start()
     probe = StableProbe(ctx.bootstrap, output)
     await probe.start()
-    with (ctx.logs / f"{name}.log").open("ab") as log:
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(Path(peer_quix.__file__).resolve()),
-            json.dumps(cfg),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-    assert proc.stdout is not None
+    started = time.monotonic()
+    proc = await start_child(ctx, name, [str(Path(peer_quix.__file__).resolve())], cfg)
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), ctx.timeout)
-        ready = time.monotonic()
-        cpu0 = CpuSnapshot.take(proc.pid, ctx.broker_pid)
-        if line.strip() != b"ready":
-            raise RuntimeError(f"{name}: {line!r} instead of ready (see {ctx.logs / name}.log)")
+        ready, cpu0 = await until_ready(ctx, name, proc)
         done = await watcher.until(data.statements, ctx.timeout)
         cpu1 = CpuSnapshot.take(proc.pid, ctx.broker_pid)
         rss = _peak_rss_mb(proc.pid)

@@ -25,13 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest_asyncio
+from aiokafka.admin import AIOKafkaAdminClient
+
 from pms_stream.catair.records import Secret
 from pms_stream.commands.parse import parse_stream
 from pms_stream.generator import Generated
 from pms_stream.packing import messages
 from pms_stream.reroute.request import build_request
 from pms_stream.stream.outputs import reassemble
-from pms_testkit.kafka_helpers import Received, fresh_hex
+from pms_testkit.kafka_helpers import Received, delete_topics, fresh_hex
 
 EXE = str(Path(sys.executable).with_name("pms-stream"))
 
@@ -63,6 +66,10 @@ class Topics:
             f"{prefix}-{u}-metrics",
             f"{prefix}-{u}-group",
         )
+
+    def names(self) -> list[str]:
+        """The topics (not the group), e.g. to delete them after a test."""
+        return [self.input, self.statements, self.acks, self.rejects, self.metrics]
 
     def env(self) -> dict[str, str]:
         return {
@@ -217,3 +224,16 @@ def reroute_request(**changes: Any) -> bytes:
         **changes,
     }
     return b"\n".join(build_request(**options))
+
+
+def topics_fixture(prefix: str) -> Any:
+    """A test module's `topics` fixture: fresh uuid-named topics `<prefix>-...` for each test,
+    deleted after it (`topics = topics_fixture("pms-svc")` at module level)."""
+
+    @pytest_asyncio.fixture(name="topics")
+    async def topics(admin: AIOKafkaAdminClient) -> Any:
+        made = Topics.new(prefix)
+        yield made
+        await delete_topics(admin, made.names())
+
+    return topics

@@ -17,11 +17,9 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -32,7 +30,7 @@ from pms_stream.stream.outputs import Sink
 from pms_stream.stream.partition_task import InputMessage, Limits, PartitionTask
 from pms_testkit.accounting import count, statement_identity
 from pms_testkit.kafka_helpers import Received, consume, consume_to_end, delete_topics, produce
-from pms_testkit.service_harness import ServiceProcess, Topics
+from pms_testkit.service_harness import ServiceProcess, Topics, topics_fixture
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos, pytest.mark.asyncio]
 
@@ -40,11 +38,7 @@ FAST = {"PMS_SESSION_TIMEOUT_MS": "6000", "PMS_BATCH_MAX_RECORDS": "20"}
 Pairs = list[tuple[bytes | None, bytes]]
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-chaos")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-chaos")
 
 
 def generated_pairs(statements: int, seed: int, bad: int, pack: int) -> Pairs:

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient
 
-from pms_testkit.kafka_helpers import consume, consume_to_end, delete_topics, poll_until, produce
-from pms_testkit.service_harness import ServiceProcess, Topics, http_get
+from pms_testkit.kafka_helpers import consume, consume_to_end, poll_until, produce
+from pms_testkit.service_harness import ServiceProcess, Topics, http_get, topics_fixture
 from tests.core import statements_by_hand as sh
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
@@ -27,11 +24,7 @@ WATCH = {
 }
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-mw")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-mw")
 
 
 async def missing_events(bootstrap: str, topic: str) -> list[dict[str, object]]:

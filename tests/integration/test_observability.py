@@ -22,7 +22,6 @@ import subprocess
 import sys
 import typing
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -30,16 +29,20 @@ from typing import Any
 
 import msgspec
 import pytest
-import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
 from pms_stream.packing import messages
 from pms_stream.service.metrics import REJECT_KINDS, Metrics
 from pms_stream.statements.model import RejectedEvent, Statement
 from pms_stream.stream.partition_task import InputMessage, PartitionTask
-from pms_testkit.kafka_helpers import delete_topics, poll_until, produce
-from pms_testkit.service_harness import ServiceProcess, Topics, http_get, reroute_request
+from pms_testkit.kafka_helpers import poll_until, produce
+from pms_testkit.service_harness import (
+    ServiceProcess,
+    Topics,
+    http_get,
+    reroute_request,
+    topics_fixture,
+)
 from tests.core import statements_by_hand as sh
 from tests.deploy_files import (
     K8S,
@@ -309,11 +312,7 @@ def test_condition_vectors_are_what_an_alert_compares(expr: str, vectors: list[s
 # ---- the real thing: a Prometheus scraping pms-stream fed through the broker -----------------
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-obs")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-obs")
 
 
 def scrape_config(prometheus: PrometheusProcess, service_port: int) -> dict[str, Any]:

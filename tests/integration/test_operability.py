@@ -11,27 +11,29 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
-from pms_testkit.kafka_helpers import consume, delete_topics, produce
-from pms_testkit.service_harness import EXE, ServiceProcess, Topics, as_bytes, offline, pairs
+from pms_testkit.kafka_helpers import consume, produce
+from pms_testkit.service_harness import (
+    EXE,
+    ServiceProcess,
+    Topics,
+    as_bytes,
+    offline,
+    pairs,
+    topics_fixture,
+)
 from tests.integration.conftest import BrokerSecurity
 
 pytestmark = [pytest.mark.kafka]
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-ops")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-ops")
 
 
 def cli(

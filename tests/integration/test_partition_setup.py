@@ -25,20 +25,17 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 
 from pms_stream.generator import GenerateOptions, generate
 from pms_stream.service.config import Settings
 from pms_stream.service.runner import Service
 from pms_stream.service.store_feed import StoreFeed
-from pms_testkit.kafka_helpers import consume, consume_to_end, delete_topics, produce
+from pms_testkit.kafka_helpers import consume, consume_to_end, produce
 from pms_testkit.service_harness import (
     ServiceProcess,
     Topics,
@@ -46,6 +43,7 @@ from pms_testkit.service_harness import (
     http_get,
     offline,
     pairs,
+    topics_fixture,
     without_source,
 )
 
@@ -55,11 +53,7 @@ PARTITIONS = 160
 READY_WITHIN_S = 60.0
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-setup")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-setup")
 
 
 @pytest.mark.chaos

@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from pms_testkit.kafka_helpers import consume, delete_topics, produce
+from pms_testkit.kafka_helpers import consume, produce
 from pms_testkit.records_by_hand import put
-from pms_testkit.service_harness import ServiceProcess, Topics, http_get
+from pms_testkit.service_harness import ServiceProcess, Topics, http_get, topics_fixture
 from tests.core import statements_by_hand as sh
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
@@ -32,11 +29,7 @@ KEY_SECRET = "statement-key-s3cret"
 SSN_SHAPE = re.compile(r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)")
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-priv")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-priv")
 
 
 def importer_statement(importer: str) -> list[str]:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
@@ -20,7 +18,6 @@ from pms_testkit.kafka_helpers import (
     consume,
     consume_to_end,
     create_topic,
-    delete_topics,
     poll_until,
     produce,
 )
@@ -32,6 +29,7 @@ from pms_testkit.service_harness import (
     offline,
     pairs,
     reassembled,
+    topics_fixture,
     without_source,
 )
 from tests.core import statements_by_hand as sh
@@ -43,11 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 CODECS = ("gzip", "snappy", "lz4", "zstd")
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-prod")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-prod")
 
 
 async def test_every_compression_codec_is_read_exactly_once(

@@ -8,14 +8,11 @@ import asyncio
 import json
 import os
 from asyncio.subprocess import PIPE
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream import encode_record, parse_record
 from pms_stream.catair.records import (
@@ -29,20 +26,16 @@ from pms_stream.catair.records import (
     ZRecord,
 )
 from pms_stream.reroute.request import build_request
-from pms_testkit.kafka_helpers import Received, consume, delete_topics, poll_until, produce
+from pms_testkit.kafka_helpers import Received, consume, poll_until, produce
 from pms_testkit.records_by_hand import put
-from pms_testkit.service_harness import EXE, ServiceProcess, Topics, http_get
+from pms_testkit.service_harness import EXE, ServiceProcess, Topics, http_get, topics_fixture
 from tests.core import statements_by_hand as sh
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 TODAY = "2026-11-20"  # the statements below came with the A record of 2026-11-15
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-rr")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-rr")
 
 
 def transmission(port: str, number: str, branch: str = "  ") -> list[str]:

@@ -9,24 +9,22 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
-from pms_testkit.kafka_helpers import Received, delete_topics, produce
+from pms_testkit.kafka_helpers import Received, produce
 from pms_testkit.service_harness import (
     ServiceProcess,
     Topics,
     as_bytes,
     offline,
     pairs,
+    topics_fixture,
     without_source,
 )
 from pms_testkit.service_harness import (
@@ -39,11 +37,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 FAIL_FAST_S = 15.0  # a refused login must end the service within this (the bound)
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-sec")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-sec")
 
 
 async def consume_with(

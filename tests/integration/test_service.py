@@ -8,12 +8,10 @@ import asyncio
 import json
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
 import pytest
-import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
@@ -27,6 +25,7 @@ from pms_testkit.service_harness import (
     offline,
     pairs,
     reassembled,
+    topics_fixture,
     without_source,
 )
 from tests.core import statements_by_hand as sh
@@ -34,11 +33,7 @@ from tests.core import statements_by_hand as sh
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-svc")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-svc")
 
 
 async def start(

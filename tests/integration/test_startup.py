@@ -17,28 +17,29 @@ import asyncio
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.service.admin import StartupError, TopicSpec, create_topics
 from pms_stream.service.config import Settings
-from pms_testkit.kafka_helpers import create_topic, delete_topics, new_topic_name
-from pms_testkit.service_harness import ServiceProcess, Topics, free_port, run_until_exit
+from pms_testkit.kafka_helpers import create_topic, new_topic_name
+from pms_testkit.service_harness import (
+    ServiceProcess,
+    Topics,
+    free_port,
+    run_until_exit,
+    topics_fixture,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 
 BOUND_S = 15.0  # issue 16: a failure within 15 s by default
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-start")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-start")
 
 
 @pytest.fixture

@@ -14,21 +14,19 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient
 
 from pms_stream.generator import GenerateOptions, generate
-from pms_testkit.kafka_helpers import consume, consume_to_end, delete_topics, produce
+from pms_testkit.kafka_helpers import consume, consume_to_end, produce
 from pms_testkit.service_harness import (
     ServiceProcess,
     Topics,
     as_bytes,
     offline,
     pairs,
+    topics_fixture,
     without_source,
 )
 
@@ -38,11 +36,7 @@ SESSION_TIMEOUT_S = 45
 READY_WITHIN_S = 20
 
 
-@pytest_asyncio.fixture
-async def topics(admin: AIOKafkaAdminClient) -> AsyncIterator[Topics]:
-    t = Topics.new("pms-static")
-    yield t
-    await delete_topics(admin, [t.input, t.statements, t.acks, t.rejects, t.metrics])
+topics = topics_fixture("pms-static")
 
 
 async def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_at_once(

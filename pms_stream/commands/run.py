@@ -43,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"pms-stream run: {exc}\n")
         return 2
     # Imported here: the offline commands must not pay for importing aiokafka.
-    from pms_stream.service.logs import configure_logging  # noqa: PLC0415
+    from pms_stream.service.logs import configure_logging, get_logger  # noqa: PLC0415
     from pms_stream.service.runner import Service  # noqa: PLC0415
+    from pms_stream.service.warmup import warm_up  # noqa: PLC0415
 
     configure_logging(settings.log_format, settings.log_level)
+    get_logger("pms_stream.service").info("warmed up", seconds=round(warm_up(), 3))
     return asyncio.run(Service(settings).run())

@@ -39,7 +39,7 @@ from pms_stream.service.admin import TopicSpec
 from pms_stream.service.config import Settings, kafka_client_options
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
-from pms_stream.stream.outputs import Output, Sink, fit
+from pms_stream.stream.outputs import Output, Sink, fit, with_summaries
 from pms_stream.stream.partition_task import Checkpoint
 
 __all__ = ["SEND_TIMEOUT_S", "OutputTopicMissing", "Publisher", "Staged"]
@@ -206,11 +206,13 @@ class Publisher:
         await self.read_limits()
 
     def fit(self, outputs: list[Output]) -> list[Output]:
-        """Each output checked against its topic's limit (`outputs.fit`): too large, it becomes a
-        dead letter saying so; a dead letter too large for the rejects topic is split."""
+        """The outputs and their statements' summaries (`outputs.with_summaries`: folded into
+        `statement_summaries` messages, in the same transaction), each checked against its
+        topic's limit (`outputs.fit`): too large, it becomes a dead letter saying so; a dead
+        letter too large for the rejects topic is split."""
         fitted: list[Output] = []
         now = datetime.now(UTC)
-        for out in outputs:
+        for out in with_summaries(outputs, self.sink_limits):
             fit_ = fit(out, self.sink_limits, now)
             fitted += fit_
             if fit_[-1] is out:

@@ -8,6 +8,12 @@ Keys follow the design notes so that compaction and partitioning follow filer an
 - metrics: the filer code for statement summaries, none for snapshots.
 Values are the JSON of `pms_stream.statements.model` (msgspec, one shared encoder).
 
+Summaries (metrics topic contract 2): a statement's output no longer brings its own summary
+message; `with_summaries` folds the summaries of the statements published in one transaction
+into `statement_summaries` messages, one per filer code (the key, as before), each holding the
+`statement_summary` objects in publication order and split so that each fits the metrics topic's
+limit. The publisher adds them to the same transaction as their statements.
+
 Size: `fit` checks each output against the real limit of its topic (`max.message.bytes`, read
 from the broker by the runner). An output too large for its topic becomes a dead letter saying
 so, with the output's whole JSON as its raw text; a dead letter too large for the rejects topic
@@ -47,11 +53,14 @@ __all__ = [
     "Output",
     "Sink",
     "fit",
+    "published_statement",
     "reassemble",
     "record_size",
     "statement_key",
     "statement_summary",
+    "summary_outputs",
     "to_outputs",
+    "with_summaries",
 ]
 
 # What a record costs in a batch besides its key, value and headers: the batch header (61 bytes)
@@ -60,6 +69,8 @@ RECORD_OVERHEAD = 128
 CHUNK_HEADER = "pms-chunk"
 CHUNK_SHA256_HEADER = "pms-chunk-sha256"
 RAW_BYTES_HEADER = "pms-raw-bytes"
+SUMMARIES = "statement_summaries"
+_SUMMARIES_HEADERS = (("pms-type", SUMMARIES.encode()),)
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -140,23 +151,74 @@ def to_outputs(
     assert isinstance(kind, str)
     headers = (("pms-type", kind.encode()), ("pms-source", source.encode()))
     value = _ENCODER.encode(event)
-    if isinstance(event, Statement):
-        summary = _ENCODER.encode(statement_summary(event))
-        return [
-            Output(Sink.STATEMENTS, statement_key(event, key_secret), value, headers, event),
-            Output(
-                Sink.METRICS,
-                event.filer_code.encode(),
-                summary,
-                (("pms-type", b"statement_summary"),),
-                None,
-            ),
-        ]
+    if isinstance(event, Statement):  # its summary: with_summaries, when published
+        return [Output(Sink.STATEMENTS, statement_key(event, key_secret), value, headers, event)]
     if isinstance(event, RerouteRequestEvent | RerouteAckEvent):
         key = (event.filer_code or "").encode() if isinstance(event, RerouteRequestEvent) else None
         return [Output(Sink.REROUTE_ACKS, key, value, headers, event)]
     assert isinstance(event, RejectedEvent)
     return [Output(Sink.REJECTS, input_key, value, headers, event)]
+
+
+# ---- summaries: folded per transaction and filer ----------------------------------------------
+
+_STATEMENT_DECODER = msgspec.json.Decoder(Statement)
+
+
+def published_statement(out: Output) -> Statement | None:
+    """The statement `out` publishes for the first time: its event, or its value decoded when a
+    statement output was built without one; None for other outputs and reroute copies."""
+    if out.sink is not Sink.STATEMENTS:
+        return None
+    event = out.event
+    if isinstance(event, Statement):
+        return event if event.reroute_of is None else None
+    if any(name == "pms-reroute-of" for name, _ in out.headers):
+        return None
+    try:
+        statement = _STATEMENT_DECODER.decode(out.value)
+    except msgspec.DecodeError:
+        return None
+    return statement if statement.reroute_of is None else None
+
+
+def summary_outputs(statements: Iterable[Statement], limit: int | None = None) -> list[Output]:
+    """The `statement_summaries` messages of `statements`: one per filer code (the key), each
+    `{"type": "statement_summaries", "filer_code", "summaries": [statement_summary, ...]}` in
+    the order given, split into several when one would exceed `limit` (the metrics topic's
+    largest record; None: unlimited). A single summary over the limit goes alone (and
+    `fit` dead-letters it, as it did the per-statement message)."""
+    by_filer: dict[str, list[bytes]] = {}
+    for statement in statements:
+        summary = _ENCODER.encode(statement_summary(statement))
+        by_filer.setdefault(statement.filer_code, []).append(summary)
+    outputs: list[Output] = []
+    for filer, summaries in by_filer.items():
+        key = filer.encode()
+        head = b'{"type":"' + SUMMARIES.encode() + b'","filer_code":' + _ENCODER.encode(filer)
+        head += b',"summaries":['
+        empty = record_size(Output(Sink.METRICS, key, head + b"]}", _SUMMARIES_HEADERS))
+        room = None if limit is None else limit - empty
+        start, size = 0, 0
+        for i, summary in enumerate(summaries):
+            cost = len(summary) + (1 if i > start else 0)
+            if room is not None and i > start and size + cost > room:
+                value = head + b",".join(summaries[start:i]) + b"]}"
+                outputs.append(Output(Sink.METRICS, key, value, _SUMMARIES_HEADERS))
+                start, cost, size = i, len(summary), 0
+            size += cost
+        value = head + b",".join(summaries[start:]) + b"]}"
+        outputs.append(Output(Sink.METRICS, key, value, _SUMMARIES_HEADERS))
+    return outputs
+
+
+def with_summaries(outputs: list[Output], limits: Mapping[Sink, int]) -> list[Output]:
+    """`outputs` and, after them, the `statement_summaries` of the statements among them (for
+    the transaction that publishes them all)."""
+    statements = [s for s in map(published_statement, outputs) if s is not None]
+    if not statements:
+        return outputs
+    return outputs + summary_outputs(statements, limits.get(Sink.METRICS))
 
 
 # ---- sizes: outputs against their topics' limits -------------------------------------------

@@ -1,7 +1,7 @@
 """The metrics topic's events, as msgspec Structs: the contract of what
 `stream/outputs.summary_outputs` and `service/metrics.Metrics.snapshot` write there, so that
-`pms-stream schema` can describe them (the producers build plain dicts; tests convert real ones
-into these types to keep the two in step).
+`pms-stream schema` can describe them (the producers build their own structs and dicts; tests
+convert real ones into these types to keep the two in step).
 
 - `statement_summaries` (key: the filer code; metrics topic contract 2): the summaries of the
   statements of one filer published in one transaction, as a list of `statement_summary`

@@ -31,13 +31,12 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 import msgspec
 
 from pms_stream.domain.importer_numbers import looks_like_ssn, redact
-from pms_stream.domain.money import money_text as _money
 from pms_stream.statements.model import (
     Event,
     RejectedEvent,
@@ -45,6 +44,7 @@ from pms_stream.statements.model import (
     RerouteRequestEvent,
     Source,
     Statement,
+    Status,
     Totals,
 )
 
@@ -109,37 +109,63 @@ def statement_key(statement: Statement, secret: bytes | None = None) -> bytes:
     return f"{statement.filer_code}|{importer}|{number}|{status}".encode()
 
 
-def _totals(totals: Totals | None) -> dict[str, Any] | None:
-    if totals is None:
+class _Totals(msgspec.Struct):
+    """`metrics_events.SummaryTotals` with the statement's Decimals (encoded as their text)."""
+
+    duty: Decimal
+    tax: Decimal
+    add: Decimal
+    cvd: Decimal
+    amount_due: Decimal
+    fees: dict[str, Decimal]
+
+
+class _Summary(msgspec.Struct, tag="statement_summary", tag_field="type"):
+    """`metrics_events.StatementSummary`, field for field (tests/core/test_schema_contract)."""
+
+    statement_number: str
+    status: Status
+    filer_code: str
+    importer_number: str | None
+    payment_type: str | None
+    district_port: str | None
+    daily_statements: int
+    deleted_entries: int
+    preliminary_totals: _Totals | None
+    final_totals: _Totals | None
+    difference: _Totals | None
+    checks: list[str]
+
+
+def _totals(t: Totals | None) -> _Totals | None:
+    if t is None:
         return None
-    return {
-        "duty": _money(totals.duty),
-        "tax": _money(totals.tax),
-        "add": _money(totals.add),
-        "cvd": _money(totals.cvd),
-        "amount_due": _money(totals.amount_due),
-        "fees": {f.code: _money(f.amount) for f in totals.fees},
-    }
+    fees = {f.code: f.amount for f in t.fees}
+    return _Totals(t.duty, t.tax, t.add, t.cvd, t.amount_due, fees)
 
 
-def statement_summary(statement: Statement) -> dict[str, Any]:
-    """The per-statement summary for the metrics topic (dashboards downstream). The importer
-    number is redacted when it is shaped like a Social Security number."""
-    return {
-        "type": "statement_summary",
-        "statement_number": statement.statement_number,
-        "status": statement.status,
-        "filer_code": statement.filer_code,
-        "importer_number": redact(statement.importer_number),
-        "payment_type": statement.payment_type,
-        "district_port": statement.district_port,
-        "daily_statements": len(statement.daily_statements),
-        "deleted_entries": len(statement.deleted_entries),
-        "preliminary_totals": _totals(statement.preliminary_totals),
-        "final_totals": _totals(statement.final_totals),
-        "difference": _totals(statement.difference),
-        "checks": sorted({c.code for c in statement.checks}),
-    }
+def statement_summary(statement: Statement) -> bytes:
+    """The per-statement summary for the metrics topic (dashboards downstream), as JSON: the
+    importer number redacted when it is shaped like a Social Security number, the codes of the
+    failed checks, amounts as the statement's own JSON writes them (msgspec writes a Decimal as
+    its text, and the statement's amounts are exact cents: "1234.56", the money pattern)."""
+    s = statement
+    return _ENCODER.encode(
+        _Summary(
+            s.statement_number,
+            s.status,
+            s.filer_code,
+            redact(s.importer_number),
+            s.payment_type,
+            s.district_port,
+            len(s.daily_statements),
+            len(s.deleted_entries),
+            _totals(s.preliminary_totals),
+            _totals(s.final_totals),
+            _totals(s.difference),
+            sorted({c.code for c in s.checks}),
+        )
+    )
 
 
 def to_outputs(
@@ -186,12 +212,11 @@ def summary_outputs(statements: Iterable[Statement], limit: int | None = None) -
     """The `statement_summaries` messages of `statements`: one per filer code (the key), each
     `{"type": "statement_summaries", "filer_code", "summaries": [statement_summary, ...]}` in
     the order given, split into several when one would exceed `limit` (the metrics topic's
-    largest record; None: unlimited). A single summary over the limit goes alone (and
-    `fit` dead-letters it, as it did the per-statement message)."""
+    largest record; None: unlimited). A single summary over the limit goes alone (and `fit`
+    dead-letters it, as it did the per-statement message)."""
     by_filer: dict[str, list[bytes]] = {}
     for statement in statements:
-        summary = _ENCODER.encode(statement_summary(statement))
-        by_filer.setdefault(statement.filer_code, []).append(summary)
+        by_filer.setdefault(statement.filer_code, []).append(statement_summary(statement))
     outputs: list[Output] = []
     for filer, summaries in by_filer.items():
         key = filer.encode()

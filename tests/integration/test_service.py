@@ -131,6 +131,23 @@ async def test_repeated_sigkill_loses_and_duplicates_nothing(
             kafka_bootstrap, topics.rejects, count=sum(expected_rejects.values()) + 1, timeout=10
         )
         assert Counter(json.loads(r.value or b"")["raw"] for r in rejects) == expected_rejects
+        # each statement's summary exactly once too: it goes in its statement's transaction
+        docs = [
+            json.loads(r.value or b"")
+            for r in await consume_to_end(kafka_bootstrap, topics.metrics)
+        ]
+        summaries = Counter(
+            (summary["statement_number"], summary["status"], summary["filer_code"])
+            for d in docs
+            if d["type"] == "statement_summaries"
+            for summary in d["summaries"]
+        )
+        wanted = Counter(
+            (e["statement_number"], e["status"], e["filer_code"])
+            for e in events
+            if e["type"] == "statement"
+        )
+        assert summaries == wanted
     finally:
         for s in (a, b):
             if s.process is not None and s.process.returncode is None:

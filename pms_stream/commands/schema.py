@@ -1,6 +1,7 @@
 """Print the JSON Schema of every event pms-stream writes (statement, reroute_request,
 reroute_ack, rejected; forecast, on the forecasts topic; and on the metrics topic
-statement_summary, metrics_snapshot and statement_missing), generated from the msgspec model.
+statement_summaries (a list of statement_summary), metrics_snapshot and statement_missing),
+generated from the msgspec model.
 Money is a string with two decimals ("1234.56", with a pattern), dates YYYY-MM-DD (a pattern
 too); docs/statement-contract.md has each topic's key and headers.
 
@@ -19,7 +20,13 @@ import msgspec
 
 from pms_stream.forecast.event import ForecastEvent
 from pms_stream.missing.event import StatementMissingEvent
-from pms_stream.statements.metrics_events import DATE, MONEY, MetricsSnapshot, StatementSummary
+from pms_stream.statements.metrics_events import (
+    DATE,
+    MONEY,
+    MetricsSnapshot,
+    StatementSummaries,
+    StatementSummary,
+)
 from pms_stream.statements.model import (
     SCHEMA_VERSION,
     Event,
@@ -37,12 +44,15 @@ _EVENTS: dict[str, Any] = {
     "reroute_request": RerouteRequestEvent,
     "reroute_ack": RerouteAckEvent,
     "rejected": RejectedEvent,
+    "statement_summaries": StatementSummaries,  # on the metrics topic, a list of:
     "statement_summary": StatementSummary,
     "metrics_snapshot": MetricsSnapshot,
     "forecast": ForecastEvent,  # on the forecasts topic
     "statement_missing": StatementMissingEvent,  # on the metrics topic
 }
-_EVENTS["all"] = Event | StatementSummary | MetricsSnapshot | ForecastEvent | StatementMissingEvent
+_EVENTS["all"] = (
+    Event | StatementSummaries | MetricsSnapshot | ForecastEvent | StatementMissingEvent
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

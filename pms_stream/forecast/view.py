@@ -25,7 +25,7 @@ class ForecastView:
     def __len__(self) -> int:
         return len(self._latest)
 
-    def put(self, key: bytes | None, value: bytes | None) -> bool:
+    def put(self, key: bytes | None, value: bytes | None, at: object = None) -> bool:
         if key is None:
             return False
         if value is None:

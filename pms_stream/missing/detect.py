@@ -53,13 +53,19 @@ class PayerIndex:
     def __len__(self) -> int:
         return len(self._payers)
 
-    def put(self, key: bytes | None, value: bytes | None) -> bool:
+    def put(self, key: bytes | None, value: bytes | None, at: object = None) -> bool:
+        """A statement read from the statements topic (its position does not matter: the index
+        only adds statement numbers to sets)."""
         if value is None:
             return False
         try:
             statement = _DECODER.decode(value)
         except msgspec.DecodeError:
             return False
+        return self.add(statement)
+
+    def put_statement(self, key: bytes, value: bytes, statement: Statement, at: object) -> bool:
+        """A statement this instance published (in hand: no decoding)."""
         return self.add(statement)
 
     def add(self, statement: Statement) -> bool:

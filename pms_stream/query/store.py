@@ -2,7 +2,10 @@
 `GET /statements/{number}` and `GET /statements?...`.
 
 Fed from the compacted statements topic (key `filer|importer|number|status`: a preliminary and
-its final are two keys, both kept), by its own feed (`pms_stream.service.query_stage`). Each
+its final are two keys, both kept), by its own feed (`pms_stream.service.back_office`), and
+with the statements the instance itself publishes as their transaction commits
+(`put_statement`, no decoding; the feed skips them). Each version keeps its position in the
+statements topic: an older one never replaces a newer (`statements.position`). Each
 value is kept zlib-compressed (statement JSON compresses 5-8x) with the few facts the queries
 filter on. Versions re-published for a reroute (`reroute_of` set) do not replace the stored one.
 
@@ -22,7 +25,8 @@ from datetime import date, timedelta
 
 import msgspec
 
-from pms_stream.statements.model import Status
+from pms_stream.statements.model import Statement, Status
+from pms_stream.statements.position import Position, not_newer
 
 __all__ = ["QueryStore", "Version"]
 
@@ -55,6 +59,7 @@ class Version:
     print_date: date
     due_date: date
     seq: int  # arrival order
+    at: Position | None = None  # where it is in the statements topic
 
     @property
     def value(self) -> bytes:
@@ -90,9 +95,10 @@ class QueryStore:
     def __len__(self) -> int:
         return len(self._by_key)
 
-    def put(self, key: bytes | None, value: bytes | None) -> bool:
-        """Add or replace the version under `key` (a null value deletes it); whether it changed."""
-        if key is None:
+    def put(self, key: bytes | None, value: bytes | None, at: Position | None = None) -> bool:
+        """Add or replace the version under `key` (a null value deletes it), read at `at` in the
+        statements topic; whether it changed (a version not newer than the one held: no)."""
+        if key is None or not_newer(at, self._held(key)):
             return False
         if value is None:
             return self.delete(key)
@@ -100,6 +106,30 @@ class QueryStore:
             facts = _DECODER.decode(value)
         except msgspec.DecodeError:
             return False
+        return self._put(key, value, facts, at)
+
+    def put_statement(
+        self, key: bytes, value: bytes, statement: Statement, at: Position | None
+    ) -> bool:
+        """`put` for a statement in hand (`value` is its JSON as published)."""
+        if not_newer(at, self._held(key)):
+            return False
+        facts = _Facts(
+            statement.statement_number,
+            statement.status,
+            statement.filer_code,
+            statement.importer_number,
+            statement.print_date,
+            statement.due_date,
+            statement.reroute_of,
+        )
+        return self._put(key, value, facts, at)
+
+    def _held(self, key: bytes) -> Position | None:
+        version = self._by_key.get(key)
+        return None if version is None else version.at
+
+    def _put(self, key: bytes, value: bytes, facts: _Facts, at: Position | None) -> bool:
         if facts.reroute_of is not None or self._too_old(facts.due_date, self._today()):
             return False
         self.delete(key)
@@ -114,6 +144,7 @@ class QueryStore:
             print_date=facts.print_date,
             due_date=facts.due_date,
             seq=self._seq,
+            at=at,
         )
         self._by_key[key] = version
         self._by_number.setdefault(version.number, {})[key] = version

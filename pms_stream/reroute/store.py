@@ -1,7 +1,10 @@
 """The statement store: the latest version of every published statement, for reroute requests.
 
 The service fills it from the compacted statements topic (rebuilt from the beginning at start,
-then kept current by tailing it; see `pms_stream.service.store_feed`). It keeps each statement's
+then kept current by tailing it; see `pms_stream.service.store_feed`), and with the statements
+the instance itself publishes as their transaction commits (`put_statement`, no decoding; the
+feed skips them). Each version keeps its position in the statements topic: an older one never
+replaces a newer (`statements.position`). It keeps each statement's
 JSON as published, so a reroute sends exactly the bytes downstream saw, plus the few facts the
 rules match on, indexed by filer code (a request only ever matches its own filer's statements).
 
@@ -25,6 +28,7 @@ import msgspec
 
 from pms_stream.reroute.rules import Criteria, StatementFacts, matches
 from pms_stream.statements.model import Statement
+from pms_stream.statements.position import Position, not_newer
 
 __all__ = ["StatementStore", "StoredStatement"]
 
@@ -36,6 +40,7 @@ class StoredStatement:
     key: bytes
     value: bytes
     facts: StatementFacts
+    at: Position | None = None  # where it is in the statements topic
 
 
 def facts_of(statement: Statement) -> StatementFacts:
@@ -77,10 +82,11 @@ class StatementStore:
         """Bytes of statement JSON held (the bulk of the footprint)."""
         return self._bytes
 
-    def put(self, key: bytes | None, value: bytes | None) -> bool:
-        """Add or replace the statement under `key` (a null value deletes it). Returns whether
-        the store changed; values that are not statements, or reroute copies, are ignored."""
-        if key is None:
+    def put(self, key: bytes | None, value: bytes | None, at: Position | None = None) -> bool:
+        """Add or replace the statement under `key` (a null value deletes it), read at `at` in
+        the statements topic. Returns whether the store changed; values that are not
+        statements, reroute copies, and versions not newer than the one held are ignored."""
+        if key is None or not_newer(at, self._held(key)):
             return False
         if value is None:
             return self.delete(key)
@@ -88,13 +94,29 @@ class StatementStore:
             statement = _DECODER.decode(value)
         except msgspec.DecodeError:
             return False
+        return self._put(key, value, statement, at)
+
+    def put_statement(
+        self, key: bytes, value: bytes, statement: Statement, at: Position | None
+    ) -> bool:
+        """`put` for a statement in hand (`value` is its JSON as published)."""
+        if not_newer(at, self._held(key)):
+            return False
+        return self._put(key, value, statement, at)
+
+    def _held(self, key: bytes) -> Position | None:
+        filer = self._filer_of.get(key)
+        return None if filer is None else self._by_filer[filer][key].at
+
+    def _put(self, key: bytes, value: bytes, statement: Statement, at: Position | None) -> bool:
         if statement.reroute_of is not None:
             return False
         facts = facts_of(statement)
         if self._too_old(facts, self._today()):
             return False
         self.delete(key)
-        self._by_filer.setdefault(facts.filer_code, {})[key] = StoredStatement(key, value, facts)
+        stored = StoredStatement(key, value, facts, at)
+        self._by_filer.setdefault(facts.filer_code, {})[key] = stored
         self._filer_of[key] = facts.filer_code
         self._bytes += len(value)
         self._puts += 1

@@ -7,8 +7,10 @@ topic, and the query API on the HTTP server; the missing-statement watchdog
 Off unless `PMS_QUERY_TOKEN` is set. When on, its own feed (a second reader of the compacted
 statements topic, no consumer group, read_committed) loads the last `query_retention_days` of
 statements in the background and keeps tailing; until it has caught up, queries answer 503 with
-Retry-After. It never blocks the service's start or changes `/readyz`: a query store of 13
-months may take a while to load, while statements must keep flowing.
+Retry-After. The statements this instance publishes go into the query store and the payer index
+as they commit (`store_feed.OwnStatements`); the feeds skip them. It never blocks the service's
+start or changes `/readyz`: a query store of 13 months may take a while to load, while
+statements must keep flowing.
 
 Runner hooks: `app` for the HTTP server, `start(kafka)` once Kafka is up, `stop()`.
 
@@ -33,7 +35,7 @@ from pms_stream.service.http import App
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
 from pms_stream.service.missing_watch import MissingWatch
-from pms_stream.service.store_feed import StoreFeed
+from pms_stream.service.store_feed import OwnStatements, StoreFeed
 
 __all__ = ["BackOffice"]
 
@@ -47,9 +49,11 @@ class BackOffice:
         settings: Settings,
         today: Callable[[], date] = date.today,
         metrics: Metrics | None = None,
+        own: OwnStatements | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.own = own
         self.missing: MissingWatch | None = None
         self.forecast: ForecastStage | None = None
         self.view = ForecastView()
@@ -67,6 +71,8 @@ class BackOffice:
             forecasts = self.view.forecasts if settings.forecast else None
             api = QueryApi(self.store, settings.query_token.reveal(), self.loaded, forecasts)
             self.app = api.answer
+            if own is not None:
+                own.stores.append(self.store)
 
     def loaded(self) -> bool:
         return self._feed is not None and self._feed.ready
@@ -88,12 +94,14 @@ class BackOffice:
                 feed = self._view_feed
                 self._tasks.append(asyncio.create_task(self._guard("forecast view", _tail(feed))))
         if self.settings.missing_watch:
-            self.missing = MissingWatch(self.settings, kafka, self.metrics.statements_missing.set)
+            gauge = self.metrics.statements_missing.set
+            self.missing = MissingWatch(self.settings, kafka, gauge, self.own)
             watch = self.missing.run()
             self._tasks.append(asyncio.create_task(self._guard("missing watch", watch)))
         if self.store is None:
             return
-        self._feed = StoreFeed(kafka, self.settings.statements_topic, self.store)
+        instance = None if self.own is None else self.own.instance
+        self._feed = StoreFeed(kafka, self.settings.statements_topic, self.store, instance)
         self._tasks.append(asyncio.create_task(self._load_and_tail(self._feed)))
 
     async def _load_and_tail(self, feed: StoreFeed) -> None:

@@ -11,9 +11,11 @@ the other (and aborts its open transaction), so when both try, one commit fails,
 instance re-initialises and reads the other's committed events before trying again.
 
 Its own statements feed (a reader of the statements topic, like the reroute store's) fills the
-payer index; the watchdog looks every `missing_watch_interval_s` once the feed has caught up,
-on the wall clock of `missing_watch_timezone` (or the fixed `missing_watch_now`). The gauge
-`pms_statements_missing` is the number of payers missing their statement this payment month.
+payer index, with the statements this instance publishes put in as they commit
+(`store_feed.OwnStatements`; the feed skips them); the watchdog looks every
+`missing_watch_interval_s` once the feed has caught up, on the wall clock of
+`missing_watch_timezone` (or the fixed `missing_watch_now`). The gauge `pms_statements_missing`
+is the number of payers missing their statement this payment month.
 
 Runner hooks through `BackOffice`. Flow: statements topic -> index -> **missing watch** ->
 metrics topic.
@@ -36,7 +38,7 @@ from pms_stream.missing.detect import PayerIndex
 from pms_stream.missing.event import StatementMissingEvent
 from pms_stream.service.config import Settings
 from pms_stream.service.logs import get_logger
-from pms_stream.service.store_feed import StoreFeed
+from pms_stream.service.store_feed import OwnStatements, StoreFeed
 
 __all__ = ["MissingWatch"]
 
@@ -57,14 +59,22 @@ def clock(settings: Settings) -> Callable[[], datetime]:
 
 class MissingWatch:
     def __init__(
-        self, settings: Settings, kafka: dict[str, Any], set_gauge: Callable[[int], None]
+        self,
+        settings: Settings,
+        kafka: dict[str, Any],
+        set_gauge: Callable[[int], None],
+        own: OwnStatements | None = None,
     ) -> None:
         self.settings = settings
         self._kafka = kafka
         self._now = clock(settings)
         self._set_gauge = set_gauge
         self.index = PayerIndex(self._now())
-        self._feed = StoreFeed(kafka, settings.statements_topic, self.index)
+        instance = None
+        if own is not None:
+            own.stores.append(self.index)
+            instance = own.instance
+        self._feed = StoreFeed(kafka, settings.statements_topic, self.index, instance)
         self._producer: Any = None
         self._reader: Any = None
         self._emitted: set[str] = set()

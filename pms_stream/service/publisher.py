@@ -39,7 +39,8 @@ from pms_stream.service.admin import TopicSpec
 from pms_stream.service.config import Settings, kafka_client_options
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
-from pms_stream.stream.outputs import Output, Sink, fit
+from pms_stream.service.store_feed import OwnStatements
+from pms_stream.stream.outputs import Output, Sink, fit, with_summaries
 from pms_stream.stream.partition_task import Checkpoint
 
 __all__ = ["SEND_TIMEOUT_S", "OutputTopicMissing", "Publisher", "Staged"]
@@ -110,6 +111,8 @@ class Publisher:
         self.sink_limits: dict[Sink, int] = {}
         # shared, idempotent: at-least-once outputs and metrics snapshots
         self.producer: AIOKafkaProducer | None = None
+        # the statement stores' hook: stamps statements, takes them once published (store_feed)
+        self.own: OwnStatements | None = None
         self._admin: AIOKafkaAdminClient | None = None
 
     # ---- producers ----------------------------------------------------------------------------
@@ -206,11 +209,15 @@ class Publisher:
         await self.read_limits()
 
     def fit(self, outputs: list[Output]) -> list[Output]:
-        """Each output checked against its topic's limit (`outputs.fit`): too large, it becomes a
-        dead letter saying so; a dead letter too large for the rejects topic is split."""
+        """The outputs and their statements' summaries (`outputs.with_summaries`: folded into
+        `statement_summaries` messages, in the same transaction), each checked against its
+        topic's limit (`outputs.fit`): too large, it becomes a dead letter saying so; a dead
+        letter too large for the rejects topic is split."""
         fitted: list[Output] = []
         now = datetime.now(UTC)
-        for out in outputs:
+        if self.own is not None:
+            outputs = self.own.stamp(outputs)
+        for out in with_summaries(outputs, self.sink_limits):
             fit_ = fit(out, self.sink_limits, now)
             fitted += fit_
             if fit_[-1] is out:
@@ -267,8 +274,10 @@ class Publisher:
     ) -> list[Output]:
         """Publish `outputs` and commit `checkpoint` for `tp` (in the partition's transaction
         with its `producer` exactly once; with the shared producer, then the `consumer`'s commit,
-        at least once). Returns the outputs as published (fitted to the topics' limits)."""
+        at least once). Returns the outputs as published (fitted to the topics' limits); the
+        statement stores' hook (`own`) gets them once committed."""
         fitted = outputs
+        delivered: list[object] = []
         offsets = (
             {tp: OffsetAndMetadata(checkpoint.offset, checkpoint.metadata())}
             if checkpoint is not None
@@ -279,14 +288,13 @@ class Publisher:
             assert producer is not None, "exactly once needs the partition's producer"
 
             async def attempt() -> None:
-                nonlocal fitted
+                nonlocal fitted, delivered
                 fitted = self.fit(outputs)  # again at each attempt: the limits may have changed
                 async with producer.transaction():
                     # Every send must be acknowledged before the offsets join the transaction: a
                     # failed send then aborts it, and nothing is committed that was not produced.
                     futures = await self._send_all(producer, fitted)
-                    if futures:
-                        await asyncio.gather(*futures)
+                    delivered = await asyncio.gather(*futures)
                     if offsets is not None:
                         await producer.send_offsets_to_transaction(offsets, self.settings.group_id)
 
@@ -295,15 +303,16 @@ class Publisher:
             assert shared is not None
 
             async def attempt() -> None:
-                nonlocal fitted
+                nonlocal fitted, delivered
                 fitted = self.fit(outputs)
                 futures = await self._send_all(shared, fitted)
-                if futures:
-                    await asyncio.gather(*futures)
+                delivered = await asyncio.gather(*futures)
                 if offsets is not None:
                     await consumer.commit(offsets)
 
         await self._retrying(tp, attempt)
+        if self.own is not None:
+            self.own.published(fitted, delivered)
         return fitted
 
     async def _send_all(

@@ -49,7 +49,7 @@ from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
 from pms_stream.service.partitions import Partition, Prepared, chunks, committed, prepare
 from pms_stream.service.publisher import SEND_TIMEOUT_S, OutputTopicMissing, Publisher, Staged
-from pms_stream.service.store_feed import StoreFeed
+from pms_stream.service.store_feed import OwnStatements, StoreFeed
 from pms_stream.service.undecodable import find_from, maybe_undecodable
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
 from pms_stream.stream.outputs import Output, Sink
@@ -134,7 +134,10 @@ class Service:
         self._requests = RerouteHandler(self.store, today=today)
         self._feed: StoreFeed | None = None
         self._feed_task: asyncio.Task[None] | None = None
-        self.back_office = BackOffice(settings, today, self.metrics)  # issue 17
+        # this process's statements go into the stores as they commit, not through the feeds
+        self.own = OwnStatements([self.store])
+        self.publisher.own = self.own
+        self.back_office = BackOffice(settings, today, self.metrics, self.own)  # issue 17
 
     # ---- health -------------------------------------------------------------------------------
 
@@ -228,7 +231,9 @@ class Service:
         await self._bounded(publisher.read_limits(at_start=True), "topic limits")
         await self._bounded(publisher.start(), "producer start")
         # The reroute store is loaded before any input is read: no request meets a half store.
-        self._feed = StoreFeed(self._consumer_kafka, self.settings.statements_topic, self.store)
+        self._feed = StoreFeed(
+            self._consumer_kafka, self.settings.statements_topic, self.store, self.own.instance
+        )
         await self._feed.start()
         self._feed_task = asyncio.create_task(self._feed.run())
         await self.back_office.start(self._kafka, self._partitions.keys)

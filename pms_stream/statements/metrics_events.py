@@ -1,10 +1,12 @@
 """The metrics topic's events, as msgspec Structs: the contract of what
-`service/outputs.statement_summary` and `service/metrics.Metrics.snapshot` write there, so that
-`pms-stream schema` can describe them (the producers build plain dicts; tests convert real ones
-into these types to keep the two in step).
+`stream/outputs.summary_outputs` and `service/metrics.Metrics.snapshot` write there, so that
+`pms-stream schema` can describe them (the producers build their own structs and dicts; tests
+convert real ones into these types to keep the two in step).
 
-- `statement_summary` (key: the filer code): one per published statement, amounts as money
-  strings, the importer number redacted when SSN-shaped, the codes of failed checks;
+- `statement_summaries` (key: the filer code; metrics topic contract 2): the summaries of the
+  statements of one filer published in one transaction, as a list of `statement_summary`
+  objects (amounts as money strings, the importer number redacted when SSN-shaped, the codes of
+  failed checks). Contract 1 wrote each `statement_summary` as a message of its own;
 - `metrics_snapshot` (no key): every counter and gauge of /metrics every
   `metrics_interval_s`, as {sample name: [{labels, value}]}.
 
@@ -17,7 +19,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["MONEY", "MetricsSample", "MetricsSnapshot", "StatementSummary", "SummaryTotals"]
+__all__ = [
+    "MONEY",
+    "MetricsSample",
+    "MetricsSnapshot",
+    "StatementSummaries",
+    "StatementSummary",
+    "SummaryTotals",
+]
 
 MONEY = r"^-?[0-9]+\.[0-9]{2}$"  # "1234.56", "-10.00": never a float
 DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -48,6 +57,13 @@ class StatementSummary(
     final_totals: SummaryTotals | None
     difference: SummaryTotals | None
     checks: list[str]  # codes of the checks that did not pass
+
+
+class StatementSummaries(
+    msgspec.Struct, frozen=True, tag="statement_summaries", tag_field="type", kw_only=True
+):
+    filer_code: str  # the message's key too; every summary in it is this filer's
+    summaries: list[StatementSummary]  # in publication order
 
 
 class MetricsSample(msgspec.Struct, frozen=True):

@@ -8,6 +8,12 @@ Keys follow the design notes so that compaction and partitioning follow filer an
 - metrics: the filer code for statement summaries, none for snapshots.
 Values are the JSON of `pms_stream.statements.model` (msgspec, one shared encoder).
 
+Summaries (metrics topic contract 2): a statement's output no longer brings its own summary
+message; `with_summaries` folds the summaries of the statements published in one transaction
+into `statement_summaries` messages, one per filer code (the key, as before), each holding the
+`statement_summary` objects in publication order and split so that each fits the metrics topic's
+limit. The publisher adds them to the same transaction as their statements.
+
 Size: `fit` checks each output against the real limit of its topic (`max.message.bytes`, read
 from the broker by the runner). An output too large for its topic becomes a dead letter saying
 so, with the output's whole JSON as its raw text; a dead letter too large for the rejects topic
@@ -25,13 +31,12 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 import msgspec
 
 from pms_stream.domain.importer_numbers import looks_like_ssn, redact
-from pms_stream.domain.money import money_text as _money
 from pms_stream.statements.model import (
     Event,
     RejectedEvent,
@@ -39,6 +44,7 @@ from pms_stream.statements.model import (
     RerouteRequestEvent,
     Source,
     Statement,
+    Status,
     Totals,
 )
 
@@ -47,11 +53,14 @@ __all__ = [
     "Output",
     "Sink",
     "fit",
+    "published_statement",
     "reassemble",
     "record_size",
     "statement_key",
     "statement_summary",
+    "summary_outputs",
     "to_outputs",
+    "with_summaries",
 ]
 
 # What a record costs in a batch besides its key, value and headers: the batch header (61 bytes)
@@ -60,6 +69,8 @@ RECORD_OVERHEAD = 128
 CHUNK_HEADER = "pms-chunk"
 CHUNK_SHA256_HEADER = "pms-chunk-sha256"
 RAW_BYTES_HEADER = "pms-raw-bytes"
+SUMMARIES = "statement_summaries"
+_SUMMARIES_HEADERS = (("pms-type", SUMMARIES.encode()),)
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -98,37 +109,63 @@ def statement_key(statement: Statement, secret: bytes | None = None) -> bytes:
     return f"{statement.filer_code}|{importer}|{number}|{status}".encode()
 
 
-def _totals(totals: Totals | None) -> dict[str, Any] | None:
-    if totals is None:
+class _Totals(msgspec.Struct):
+    """`metrics_events.SummaryTotals` with the statement's Decimals (encoded as their text)."""
+
+    duty: Decimal
+    tax: Decimal
+    add: Decimal
+    cvd: Decimal
+    amount_due: Decimal
+    fees: dict[str, Decimal]
+
+
+class _Summary(msgspec.Struct, tag="statement_summary", tag_field="type"):
+    """`metrics_events.StatementSummary`, field for field (tests/core/test_schema_contract)."""
+
+    statement_number: str
+    status: Status
+    filer_code: str
+    importer_number: str | None
+    payment_type: str | None
+    district_port: str | None
+    daily_statements: int
+    deleted_entries: int
+    preliminary_totals: _Totals | None
+    final_totals: _Totals | None
+    difference: _Totals | None
+    checks: list[str]
+
+
+def _totals(t: Totals | None) -> _Totals | None:
+    if t is None:
         return None
-    return {
-        "duty": _money(totals.duty),
-        "tax": _money(totals.tax),
-        "add": _money(totals.add),
-        "cvd": _money(totals.cvd),
-        "amount_due": _money(totals.amount_due),
-        "fees": {f.code: _money(f.amount) for f in totals.fees},
-    }
+    fees = {f.code: f.amount for f in t.fees}
+    return _Totals(t.duty, t.tax, t.add, t.cvd, t.amount_due, fees)
 
 
-def statement_summary(statement: Statement) -> dict[str, Any]:
-    """The per-statement summary for the metrics topic (dashboards downstream). The importer
-    number is redacted when it is shaped like a Social Security number."""
-    return {
-        "type": "statement_summary",
-        "statement_number": statement.statement_number,
-        "status": statement.status,
-        "filer_code": statement.filer_code,
-        "importer_number": redact(statement.importer_number),
-        "payment_type": statement.payment_type,
-        "district_port": statement.district_port,
-        "daily_statements": len(statement.daily_statements),
-        "deleted_entries": len(statement.deleted_entries),
-        "preliminary_totals": _totals(statement.preliminary_totals),
-        "final_totals": _totals(statement.final_totals),
-        "difference": _totals(statement.difference),
-        "checks": sorted({c.code for c in statement.checks}),
-    }
+def statement_summary(statement: Statement) -> bytes:
+    """The per-statement summary for the metrics topic (dashboards downstream), as JSON: the
+    importer number redacted when it is shaped like a Social Security number, the codes of the
+    failed checks, amounts as the statement's own JSON writes them (msgspec writes a Decimal as
+    its text, and the statement's amounts are exact cents: "1234.56", the money pattern)."""
+    s = statement
+    return _ENCODER.encode(
+        _Summary(
+            s.statement_number,
+            s.status,
+            s.filer_code,
+            redact(s.importer_number),
+            s.payment_type,
+            s.district_port,
+            len(s.daily_statements),
+            len(s.deleted_entries),
+            _totals(s.preliminary_totals),
+            _totals(s.final_totals),
+            _totals(s.difference),
+            sorted({c.code for c in s.checks}),
+        )
+    )
 
 
 def to_outputs(
@@ -140,23 +177,73 @@ def to_outputs(
     assert isinstance(kind, str)
     headers = (("pms-type", kind.encode()), ("pms-source", source.encode()))
     value = _ENCODER.encode(event)
-    if isinstance(event, Statement):
-        summary = _ENCODER.encode(statement_summary(event))
-        return [
-            Output(Sink.STATEMENTS, statement_key(event, key_secret), value, headers, event),
-            Output(
-                Sink.METRICS,
-                event.filer_code.encode(),
-                summary,
-                (("pms-type", b"statement_summary"),),
-                None,
-            ),
-        ]
+    if isinstance(event, Statement):  # its summary: with_summaries, when published
+        return [Output(Sink.STATEMENTS, statement_key(event, key_secret), value, headers, event)]
     if isinstance(event, RerouteRequestEvent | RerouteAckEvent):
         key = (event.filer_code or "").encode() if isinstance(event, RerouteRequestEvent) else None
         return [Output(Sink.REROUTE_ACKS, key, value, headers, event)]
     assert isinstance(event, RejectedEvent)
     return [Output(Sink.REJECTS, input_key, value, headers, event)]
+
+
+# ---- summaries: folded per transaction and filer ----------------------------------------------
+
+_STATEMENT_DECODER = msgspec.json.Decoder(Statement)
+
+
+def published_statement(out: Output) -> Statement | None:
+    """The statement `out` publishes for the first time: its event, or its value decoded when a
+    statement output was built without one; None for other outputs and reroute copies."""
+    if out.sink is not Sink.STATEMENTS:
+        return None
+    event = out.event
+    if isinstance(event, Statement):
+        return event if event.reroute_of is None else None
+    if any(name == "pms-reroute-of" for name, _ in out.headers):
+        return None
+    try:
+        statement = _STATEMENT_DECODER.decode(out.value)
+    except msgspec.DecodeError:
+        return None
+    return statement if statement.reroute_of is None else None
+
+
+def summary_outputs(statements: Iterable[Statement], limit: int | None = None) -> list[Output]:
+    """The `statement_summaries` messages of `statements`: one per filer code (the key), each
+    `{"type": "statement_summaries", "filer_code", "summaries": [statement_summary, ...]}` in
+    the order given, split into several when one would exceed `limit` (the metrics topic's
+    largest record; None: unlimited). A single summary over the limit goes alone (and `fit`
+    dead-letters it, as it did the per-statement message)."""
+    by_filer: dict[str, list[bytes]] = {}
+    for statement in statements:
+        by_filer.setdefault(statement.filer_code, []).append(statement_summary(statement))
+    outputs: list[Output] = []
+    for filer, summaries in by_filer.items():
+        key = filer.encode()
+        head = b'{"type":"' + SUMMARIES.encode() + b'","filer_code":' + _ENCODER.encode(filer)
+        head += b',"summaries":['
+        empty = record_size(Output(Sink.METRICS, key, head + b"]}", _SUMMARIES_HEADERS))
+        room = None if limit is None else limit - empty
+        start, size = 0, 0
+        for i, summary in enumerate(summaries):
+            cost = len(summary) + (1 if i > start else 0)
+            if room is not None and i > start and size + cost > room:
+                value = head + b",".join(summaries[start:i]) + b"]}"
+                outputs.append(Output(Sink.METRICS, key, value, _SUMMARIES_HEADERS))
+                start, cost, size = i, len(summary), 0
+            size += cost
+        value = head + b",".join(summaries[start:]) + b"]}"
+        outputs.append(Output(Sink.METRICS, key, value, _SUMMARIES_HEADERS))
+    return outputs
+
+
+def with_summaries(outputs: list[Output], limits: Mapping[Sink, int]) -> list[Output]:
+    """`outputs` and, after them, the `statement_summaries` of the statements among them (for
+    the transaction that publishes them all)."""
+    statements = [s for s in map(published_statement, outputs) if s is not None]
+    if not statements:
+        return outputs
+    return outputs + summary_outputs(statements, limits.get(Sink.METRICS))
 
 
 # ---- sizes: outputs against their topics' limits -------------------------------------------

@@ -16,9 +16,15 @@ from pms_stream.commands.parse import parse_stream
 from pms_stream.commands.schema import json_schema
 from pms_stream.generator import GenerateOptions, generate
 from pms_stream.service.metrics import Metrics
-from pms_stream.statements.metrics_events import DATE, MONEY, MetricsSnapshot, StatementSummary
+from pms_stream.statements.metrics_events import (
+    DATE,
+    MONEY,
+    MetricsSnapshot,
+    StatementSummaries,
+    StatementSummary,
+)
 from pms_stream.statements.model import Statement
-from pms_stream.stream.outputs import statement_summary
+from pms_stream.stream.outputs import statement_summary, summary_outputs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,10 +83,12 @@ def test_every_amount_and_date_written_matches_its_pattern() -> None:
 
 def test_the_metrics_topic_events_are_in_the_schema_and_match_what_is_written() -> None:
     schema = json_schema()
-    assert {"StatementSummary", "MetricsSnapshot"} <= set(schema["$defs"])
+    assert {"StatementSummaries", "StatementSummary", "MetricsSnapshot"} <= set(schema["$defs"])
     for statement in statements():
-        summary = json.loads(msgspec.json.encode(statement_summary(statement)))
+        summary = json.loads(statement_summary(statement))
         msgspec.convert(summary, StatementSummary)  # raises when the two drift apart
+    for message in summary_outputs(statements()):
+        msgspec.convert(json.loads(message.value), StatementSummaries)
     metrics = Metrics()
     snapshot = json.loads(msgspec.json.encode(metrics.snapshot()))
     converted = msgspec.convert(snapshot, MetricsSnapshot)

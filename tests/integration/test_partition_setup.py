@@ -100,7 +100,8 @@ async def test_160_idle_partitions_one_instance_ready_then_two_exactly_once(
     )
 
 
-def in_process(bootstrap: str, topics: Topics) -> Service:
+def in_process(bootstrap: str, topics: Topics, **changes: Any) -> Service:
+    """A service on `topics` in this process (2 partitions); `changes`: further settings."""
     settings = Settings(
         bootstrap_servers=bootstrap,
         input_topic=topics.input,
@@ -112,6 +113,7 @@ def in_process(bootstrap: str, topics: Topics) -> Service:
         http_port=0,
         topic_partitions=2,
         log_format="console",
+        **changes,
     )
     return Service(settings)
 

@@ -68,9 +68,14 @@ async def test_statements_equal_the_offline_parse_across_partitions(
             assert r.key == key.encode()
         rejects = await consume(kafka_bootstrap, topics.rejects, count=1, timeout=2)
         assert rejects == []
-        summaries = await consume(kafka_bootstrap, topics.metrics, count=len(expected), timeout=20)
-        kinds = Counter(json.loads(r.value or b"")["type"] for r in summaries)
-        assert kinds["statement_summary"] == len(expected)
+        # metrics topic contract 2: the summaries folded per transaction and filer, committed
+        # with their statements (all read above)
+        messages = await consume_to_end(kafka_bootstrap, topics.metrics)
+        docs = [json.loads(r.value or b"") for r in messages]
+        folded = [d for d in docs if d["type"] == "statement_summaries"]
+        summaries = [s for d in folded for s in d["summaries"]]
+        assert Counter(s["type"] for s in summaries) == {"statement_summary": len(expected)}
+        assert len(folded) < len(expected)
     finally:
         assert await service.terminate() == 0, service.tail()
 
@@ -126,6 +131,23 @@ async def test_repeated_sigkill_loses_and_duplicates_nothing(
             kafka_bootstrap, topics.rejects, count=sum(expected_rejects.values()) + 1, timeout=10
         )
         assert Counter(json.loads(r.value or b"")["raw"] for r in rejects) == expected_rejects
+        # each statement's summary exactly once too: it goes in its statement's transaction
+        docs = [
+            json.loads(r.value or b"")
+            for r in await consume_to_end(kafka_bootstrap, topics.metrics)
+        ]
+        summaries = Counter(
+            (summary["statement_number"], summary["status"], summary["filer_code"])
+            for d in docs
+            if d["type"] == "statement_summaries"
+            for summary in d["summaries"]
+        )
+        wanted = Counter(
+            (e["statement_number"], e["status"], e["filer_code"])
+            for e in events
+            if e["type"] == "statement"
+        )
+        assert summaries == wanted
     finally:
         for s in (a, b):
             if s.process is not None and s.process.returncode is None:

@@ -29,6 +29,8 @@
 #                            jars go to $PMS_KAFKA_CACHE/kafka-<version>/lib
 #   PMS_KAFKA_STATE_DIR      config, data, log and pid file, default <repo>/.kafka
 #   PMS_KAFKA_JVM_OPTS       JVM flags, default a small test JVM (512m heap, serial GC, C1 only)
+#   PMS_KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS  the broker's group.initial.rebalance.delay.ms,
+#                            default 0 (tests); Kafka's own default, 3000, for scale-out benchmarks
 #   PMS_KAFKA_START_TIMEOUT  seconds `up` waits for readiness, default 90
 #   PMS_KAFKA_STOP_TIMEOUT   seconds `down` waits after SIGTERM before SIGKILL, default 30
 set -euo pipefail
@@ -173,7 +175,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 
 # Fast tests: no join delay, one partition for the internal topics, a cleaner that fits the heap.
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=${PMS_KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS:-0}
 offsets.topic.num.partitions=1
 transaction.state.log.num.partitions=1
 log.cleaner.dedupe.buffer.size=8388608

@@ -1,4 +1,5 @@
-"""Static group membership: the member id the group gave this instance, and whether another
+"""Group membership: the rebalance listener that hands revocations and assignments to the
+runner; for static membership, the member id the group gave this instance, and whether another
 live instance took its `group_instance_id`.
 
 The broker hands a static member's id to the newest joiner and answers the old one
@@ -7,25 +8,56 @@ member holds the id, the two would replace each other at every heartbeat, so the
 with exit 4 instead of rejoining. A membership lost to a session timeout (no other member holds
 the id) rejoins as before.
 
-Flow: rebalance (runner) -> **membership** check -> exit 4 or rejoin.
+Flow: rebalance -> **listener** -> runner (revoke, assign); **membership** check -> exit 4 or
+rejoin.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from pms_stream.service.config import Settings
 from pms_stream.service.logs import get_logger
 
-__all__ = ["member_id", "taken_by_twin"]
+__all__ = ["Listener", "member_id", "taken_by_twin"]
 
 _TWIN_CHECK_S = 5.0  # bound of the group description asked when static membership is lost
 log = get_logger("pms_stream.service")
+
+
+class Rebalanced(Protocol):
+    """What the listener hands rebalances to (the runner's `Service`)."""
+
+    async def revoke(self, revoked: list[TopicPartition]) -> None: ...
+    async def assign(self, assigned: list[TopicPartition]) -> None: ...
+    def listener_failed(self, event: str, exc: Exception) -> None: ...
+
+
+class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands rebalances to the service; aiokafka logs and drops a listener's exceptions, so
+    they are caught here and end the service with the reason instead."""
+
+    def __init__(self, service: Rebalanced) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        try:
+            await self.service.revoke(list(revoked))
+        except Exception as exc:
+            self.service.listener_failed("revoked", exc)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        try:
+            await self.service.assign(list(assigned))
+        except Exception as exc:
+            self.service.listener_failed("assigned", exc)
 
 
 def member_id(consumer: AIOKafkaConsumer) -> str | None:

@@ -26,9 +26,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from pms_stream.service.admin import StartupError
+from pms_stream.service.commits import Committer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
-from pms_stream.service.publisher import Publisher, Staged
+from pms_stream.service.publisher import Publisher
 from pms_stream.stream.partition_task import Checkpoint, PartitionTask
 
 __all__ = ["Partition", "Prepared", "chunks", "committed", "prepare"]
@@ -40,12 +41,12 @@ log = get_logger("pms_stream.service")
 
 @dataclass
 class Partition:
-    """An assigned input partition: its task, its producer (exactly once) and what is committed."""
+    """An assigned input partition: its task, its producer (exactly once), its publications."""
 
     tp: TopicPartition
     task: PartitionTask
     producer: AIOKafkaProducer | None  # transactional; None at least once
-    staged: Staged  # processed batches not yet published, and the last committed checkpoint
+    commits: Committer  # processed batches staged, the publication in flight (in the background)
     restore_started: float = field(default_factory=time.monotonic)
     restored: bool = False
 

@@ -82,8 +82,18 @@ class Staged:
             if statements:
                 self.latency.append((newest, statements))
 
-    def due(self, now: float, interval_ms: int) -> bool:
-        return self.since is not None and (now - self.since) * 1000 >= interval_ms
+    def take(self) -> Staged:
+        """Everything staged, to publish (`Publisher.flush`) while the next batches are staged
+        here; its checkpoint counts as committed from now on (a failed publication ends the
+        partition's publications: `commits.Committer`)."""
+        taken = Staged(
+            self.committed, self.outputs, self.checkpoint, self.records, self.since, self.latency
+        )
+        if self.checkpoint is not None:
+            self.committed = self.checkpoint
+        self.outputs, self.latency = [], []
+        self.checkpoint, self.records, self.since = None, 0, None
+        return taken
 
 
 class OutputTopicMissing(Exception):  # noqa: N818 - named for what the operator reads

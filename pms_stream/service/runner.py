@@ -3,24 +3,28 @@
 One `Service` per process. It joins the consumer group on the input topic (and the optional
 requests topic) and keeps, for every assigned partition, a `PartitionTask` (the pure core) and,
 under `exactly_once`, the partition's transactional producer. Each `getmany` batch is processed
-per partition, and each partition's outputs and checkpoint go to the `publisher` (one
-transaction per partition and batch exactly once; send, then commit, at least once).
+per partition, and each partition's outputs and checkpoint are staged with its `commits`
+(`Committer`): published in the background (one transaction per partition and commit interval
+exactly once; send, then commit, at least once), one publication in flight per partition, while
+the loop fetches and processes the next batches. A failed publication ends the service.
 
 Start-up (`admin`, `topic_limits`): the brokers must answer within `connect_timeout_s`, the
 settings are checked against the broker (exit 2), missing topics are created; SIGTERM/SIGINT end
 every stage of it at once.
 
-Rebalances: `revoke` waits for the batch in flight (the processing lock) and parks the tasks;
+Rebalances: `revoke` waits for the batch in flight (the processing lock), publishes what is
+staged (after the publication in flight) and parks the tasks;
 `assign` keeps the parked tasks of partitions that came back, pauses the others and sets them up
 beside the loop (`partitions.prepare`: producer, then the committed checkpoint); a set-up done
 seeks and resumes its partition, which then replays. `/readyz` is 503 until every assigned
 partition is set up and restored. An exception in a set-up or in the rebalance listener (which
 aiokafka would swallow) ends the service with the reason; so does a static member whose
 `group_instance_id` another live instance uses (`membership`). A watchdog ends the process when
-the loop stalls; SIGTERM/SIGINT finish the batch in flight, commit it, and leave the group
-within `shutdown_timeout_s`.
+the loop stalls; SIGTERM/SIGINT finish the batch in flight, commit everything staged, and leave
+the group within `shutdown_timeout_s`.
 
-Flow: **consumer -> partition tasks -> publisher (transactions)**, with metrics and HTTP beside.
+Flow: **consumer -> partition tasks -> committers -> publisher (transactions)**, with metrics
+and HTTP beside.
 """
 
 from __future__ import annotations
@@ -29,13 +33,12 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -43,6 +46,7 @@ from pms_stream.reroute.store import StatementStore
 from pms_stream.service import admin, membership
 from pms_stream.service.admin import EXIT_FENCED, StartupError
 from pms_stream.service.back_office import BackOffice
+from pms_stream.service.commits import Committer
 from pms_stream.service.config import Settings, env_name, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
@@ -59,27 +63,10 @@ from pms_stream.stream.reroute_handler import RerouteHandler
 __all__ = ["OutputTopicMissing", "Service"]
 
 _SETUP_CONCURRENCY = 8  # partition set-ups at once (each starts a transactional producer)
+# A member learns of a rebalance (a new instance joining) at its next heartbeat; the group waits
+# for it: 1 s instead of a third of the session (3.3 s) hands partitions to a new instance sooner.
+_HEARTBEAT_MS = 1000
 log = get_logger("pms_stream.service")
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Hands rebalances to the service; aiokafka logs and drops a listener's exceptions, so
-    they are caught here and end the service with the reason instead."""
-
-    def __init__(self, service: Service) -> None:
-        self.service = service
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        try:
-            await self.service.revoke(list(revoked))
-        except Exception as exc:
-            self.service.listener_failed("revoked", exc)
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        try:
-            await self.service.assign(list(assigned))
-        except Exception as exc:
-            self.service.listener_failed("assigned", exc)
 
 
 class Service:
@@ -245,11 +232,11 @@ class Service:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             session_timeout_ms=self.settings.session_timeout_ms,
-            heartbeat_interval_ms=max(self.settings.session_timeout_ms // 3, 1000),
+            heartbeat_interval_ms=min(self.settings.session_timeout_ms // 3, _HEARTBEAT_MS),
             max_partition_fetch_bytes=self._fetch_bytes,
         )
         await self._bounded(self._consumer.start(), "consumer start")
-        self._consumer.subscribe(self._inputs, listener=_Listener(self))
+        self._consumer.subscribe(self._inputs, listener=membership.Listener(self))
 
     async def _shutdown(self) -> None:
         deadline = self.settings.shutdown_timeout_s
@@ -275,15 +262,12 @@ class Service:
                 await self._feed_task
         if self._feed is not None:
             await self._feed.stop()
+        parts = [*self._partitions.values(), *self._parked.values()]
+        # only after a failure is a publication still in flight: it is cancelled (and replays)
+        await asyncio.gather(*(part.commits.close() for part in parts))
         if self._consumer is not None:
-            await self._consumer.stop()  # leaves the group; the batch in flight is committed
-        await asyncio.gather(
-            *(
-                part.producer.stop()
-                for part in [*self._partitions.values(), *self._parked.values()]
-                if part.producer is not None
-            )
-        )
+            await self._consumer.stop()  # leaves the group
+        await asyncio.gather(*(part.producer.stop() for part in parts if part.producer is not None))
         self._partitions.clear()
         self._parked.clear()
         await self.publisher.stop()
@@ -296,12 +280,16 @@ class Service:
         s = self.settings
         self._consuming = True
         while not self._stop.is_set():
-            self._watchdog.beat()
+            now = time.monotonic()
+            for committing in self._partitions.values():
+                committing.commits.check()  # a failed publication ends the service
+                now = min(now, committing.commits.started or now)
+            self._watchdog.beat(now)  # a publication in flight too long is a stall, as inline
             self.metrics.loop_iterations_total.inc()
             self.metrics.last_loop_timestamp_seconds.set(time.time())
             try:
                 batch = await self._consumer.getmany(
-                    timeout_ms=self._fetch_timeout_ms(), max_records=s.batch_max_messages
+                    timeout_ms=s.batch_timeout_ms, max_records=s.batch_max_messages
                 )
             except Exception as exc:
                 if not maybe_undecodable(exc):
@@ -320,23 +308,9 @@ class Service:
                         jobs.append(self._expire(part))
                 if jobs:
                     await asyncio.gather(*jobs)
-                now = time.monotonic()
-                interval = s.commit_interval_ms
-                due = [
-                    self._flush(p) for p in self._partitions.values() if p.staged.due(now, interval)
-                ]
-                if due:
-                    await asyncio.gather(*due)
                 self._update_gauges()
         async with self._lock:  # a graceful stop publishes and commits what was processed
-            await asyncio.gather(*(self._flush(p) for p in self._partitions.values()))
-
-    def _fetch_timeout_ms(self) -> int:
-        """`batch_timeout_ms`, or less when a partition's publication is due sooner."""
-        s = self.settings
-        staged = [p.staged.since for p in self._partitions.values() if p.staged.since]
-        due_in = s.commit_interval_ms - (time.monotonic() - min(staged, default=0.0)) * 1000
-        return max(min(s.batch_timeout_ms, int(due_in)), 0) if staged else s.batch_timeout_ms
+            await asyncio.gather(*(p.commits.drain() for p in self._partitions.values()))
 
     async def _process(self, part: Partition, messages: list[Any]) -> None:
         s = self.settings
@@ -386,7 +360,7 @@ class Service:
             )
             outputs = part.task.skip(bad.first_offset, bad.last_offset, bad.reason, bad.raw)
             await self._publish(part, outputs, None)
-            await self._flush(part)
+            await part.commits.drain()
             self._consumer.seek(tp, bad.last_offset + 1)
         if not found:
             raise error
@@ -400,9 +374,10 @@ class Service:
     async def _publish(
         self, part: Partition, outputs: list[Output], newest_ms: int | None, records: int = 0
     ) -> None:
-        """Stage a processed batch's outputs and checkpoint; they are published (`_flush`) with
-        the partition's other staged batches once the oldest is `commit_interval_ms` old (the
-        loop) or they hold `transaction_max_records` input records (here)."""
+        """Stage a processed batch's outputs and checkpoint; they are published in the
+        background with the partition's other staged batches once the oldest is
+        `commit_interval_ms` old or they hold `transaction_max_records` input records
+        (`Committer.stage`)."""
         if not part.restored and not part.task.restoring:
             part.restored = True
             self.metrics.restore_seconds.observe(time.monotonic() - part.restore_started)
@@ -411,12 +386,7 @@ class Service:
                 partition=part.tp.partition,
                 seconds=round(time.monotonic() - part.restore_started, 3),
             )
-        part.staged.add(outputs, part.task.checkpoint(), records, newest_ms)
-        if part.staged.records >= self.settings.transaction_max_records:
-            await self._flush(part)
-
-    async def _flush(self, part: Partition) -> None:
-        await self.publisher.flush(part.tp, part.producer, self._consumer, part.staged)
+        await part.commits.stage(outputs, part.task.checkpoint(), records, newest_ms)
 
     def _update_gauges(self) -> None:
         self.metrics.statement_store_statements.set(len(self.store))
@@ -432,7 +402,8 @@ class Service:
     # ---- rebalances ---------------------------------------------------------------------------
 
     async def revoke(self, revoked: list[TopicPartition]) -> None:
-        async with self._lock:  # the batch in flight is published and committed first
+        asked = time.monotonic()
+        async with self._lock:  # the batch in flight is processed, then all is committed
             await self._end_if_twin()
             for tp in revoked:
                 setting_up = self._setting_up.pop(tp, None)
@@ -443,14 +414,19 @@ class Service:
                     self._parked[tp] = part
             self.metrics.rebalances_total.inc()
             self.metrics.partitions_setting_up.set(len(self._setting_up))
-            log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
+            log.info(
+                "partitions revoked",
+                partitions=sorted(tp.partition for tp in revoked),
+                seconds=round(time.monotonic() - asked, 3),  # the batch in flight, the commits
+            )
 
     async def _flushed_on_revoke(self, part: Partition) -> bool:
-        """Publish what a revoked partition has staged. When that fails its task is dropped, not
-        parked: it is ahead of the committed checkpoint, so if the partition comes back it is
-        set up again from that checkpoint (and replays), and nothing staged is lost."""
+        """Publish what a revoked partition has staged, after its publication in flight. When
+        either fails its task is dropped, not parked: it is ahead of the committed checkpoint, so
+        if the partition comes back it is set up again from that checkpoint (and replays), and
+        nothing staged is lost."""
         try:
-            await self._flush(part)
+            await part.commits.drain()
         except Exception as exc:
             log.warning(
                 "staged outputs of a revoked partition not published; it will replay",
@@ -458,6 +434,7 @@ class Service:
                 error=repr(exc),
             )
             self.metrics.forget_partition(part.tp.partition)
+            await part.commits.close()
             if part.producer is not None:
                 self._chore(part.producer.stop())
             return False
@@ -472,6 +449,7 @@ class Service:
             self._parked.clear()
             for part in moved:
                 self.metrics.forget_partition(part.tp.partition)
+                await part.commits.close()  # drained at the revocation: nothing in flight
             producers = [p.producer for p in moved if p.producer is not None]
             if producers:
                 self._chore(asyncio.gather(*(p.stop() for p in producers)))
@@ -542,7 +520,19 @@ class Service:
             requests=self._requests,
             key_secret=self._key_secret,
         )
-        part = Partition(tp, task, prepared.producer, Staged(prepared.checkpoint), started)
+        producer = prepared.producer
+
+        async def flush(staged: Staged) -> None:
+            await self.publisher.flush(tp, producer, self._consumer, staged)
+
+        s = self.settings
+        commits = Committer(
+            Staged(prepared.checkpoint),
+            flush,
+            interval_ms=s.commit_interval_ms,
+            max_records=s.transaction_max_records,
+        )
+        part = Partition(tp, task, producer, commits, started)
         part.restored = not task.restoring
         if part.restored:
             self.metrics.restore_seconds.observe(time.monotonic() - started)

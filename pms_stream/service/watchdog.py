@@ -42,8 +42,10 @@ class Watchdog:
         self.armed = False  # beats are expected only once the loop runs
         self.stalled = False
 
-    def beat(self) -> None:
-        self._last = self._clock()
+    def beat(self, at: float | None = None) -> None:
+        """The loop is alive; `at` (a time of `clock`) when its oldest work still waited on
+        began earlier than now (a publication in flight: the runner)."""
+        self._last = self._clock() if at is None else at
         self.armed = True
 
     @property

@@ -66,3 +66,15 @@ async def test_before_the_loop_runs_there_is_no_stall() -> None:
         await dog.watch()  # never armed: never fires
     assert dog.healthy()
     assert fake.exits == []
+
+
+def test_a_beat_dated_back_to_the_oldest_work_in_flight_counts_its_age() -> None:
+    fake = Fake()
+    dog = make(fake)
+    fake.now = 30.0
+    dog.beat(at=25.0)  # the loop runs, but a publication has been in flight since 25
+    assert dog.age == 5.0
+    assert dog.healthy()
+    fake.now = 36.0
+    dog.beat(at=25.0)
+    assert not dog.healthy()  # in flight for 11 s > 10

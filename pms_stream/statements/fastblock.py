@@ -1,15 +1,13 @@
 """The fast path for whole MS blocks: B ... Y in one regular expression, money in integer cents,
 the statement's JSON line written straight from the record text.
 
-`BlockShortcut` sits in front of an `Assembler` (the authority). It passes every record to the
-assembler except an MS block's: from a B record that opens no other state it holds the block's
-records until its Y record, then `statement_line` tries to write the statement itself. It
-returns the JSON line only when it is sure that the assembler would make exactly this statement
-with no check other than `final_difference`; anything else (a record the codec would refuse, an
-order the assembler would reject, any failed check, a header difference, a quote or backslash
-anywhere, a framing problem, an A/B/Z inside the block, a block over the size limit) and the
-held records go to the assembler in their order, which then does what it always did. The output
-is the same either way, byte for byte: `tests/core/test_fastblock.py` holds the two paths to it.
+`statement_line` (a block's raw records) and `block_line` (a block inside a run's text, from
+statements/fastfeed.py's `BlockShortcut`) return the JSON line only when they are sure that the
+assembler would make exactly this statement with no check other than `final_difference`;
+anything else (a record the codec would refuse, an order the assembler would reject, any failed
+check, a header difference, a quote or backslash anywhere, a non-ASCII byte) gives None, and
+the block's records go to the assembler, which then does what it always did. The output is the
+same either way, byte for byte: `tests/core/test_fastblock.py` holds the two paths to it.
 
 Why it is exact: the expression is the codec's own (`catair.fastpath.record_pattern`, one per
 layout, joined with the record order the assembler accepts), so a block it matches holds only
@@ -18,28 +16,22 @@ what the expression cannot say (dates, allowed values, sequence numbers, counts,
 checked here. Amounts are integer cents (never float); their JSON text is what msgspec writes
 for the codec's `Decimal` of the same digits (`units.cents`, leading zeros dropped).
 
-Flow: framing -> **fast block** (else codec -> assembler -> checks -> model) -> JSON lines.
+Flow: framing -> fast feed -> **fast block** (else codec -> assembler -> checks -> model) -> JSON lines.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import date
 from typing import Final
 
 import msgspec
 
-from pms_stream.catair.codec import parse_record
 from pms_stream.catair.fastpath import record_pattern
 from pms_stream.catair.layouts import LAYOUTS_BY_TYPE
-from pms_stream.catair.records import ARecord, ZRecord
 from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
 from pms_stream.domain.payment_types import MONTHLY_PAYMENT_TYPES
-from pms_stream.errors import RecordError
-from pms_stream.framing import Piece
-from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.checks import FINAL_DIFFERENCE
 from pms_stream.statements.fastvalues import DATES as _DATES
 from pms_stream.statements.fastvalues import FEE_NAMES as _FEE_NAMES
@@ -48,13 +40,11 @@ from pms_stream.statements.fastvalues import ZEROS as _ZEROS
 from pms_stream.statements.fastvalues import json_text as _text
 from pms_stream.statements.fastvalues import money as _money
 from pms_stream.statements.fastvalues import off_calendar as _off_calendar
-from pms_stream.statements.model import Event, Source
+from pms_stream.statements.model import Source
 
-__all__ = ["BlockShortcut", "statement_line"]
+__all__ = ["block_line", "statement_line"]
 
 STRIDE: Final = 81  # a record and the "\n" that joins it to the next in the block text
-HOLD_LIMIT: Final = 20_000  # records held at most; a longer block goes to the assembler
-_B, _Q, _Y = b"BQY"  # first bytes of the records the shortcut looks at
 
 
 def _pattern(record_type: str) -> str:
@@ -65,7 +55,7 @@ def _pattern(record_type: str) -> str:
     return re.sub(r"\((?!\?)", "(?:", found).replace("(?<=\\A.", "(?<=^.")
 
 
-def _block_expression() -> Callable[[str], re.Match[str] | None]:
+def _block_expression() -> re.Pattern[str]:
     p = {t: _pattern(t) for t in ("B", "Q1", "Q2", "QA", "Q3", "Q4", "QE", "Q5", "Q6", "QJ", "Q7")}
     p["Y"] = _pattern("Y")
     text = (
@@ -74,10 +64,10 @@ def _block_expression() -> Callable[[str], re.Match[str] | None]:
         f"(?:{p['Q5']}\n{p['Q6']}\n(?:{p['QJ']}\n)*)?"
         f"(?:{p['Q7']}\n)*{p['Y']}"
     )
-    return re.compile(text, re.MULTILINE).fullmatch
+    return re.compile(text, re.MULTILINE)
 
 
-_MATCH: Final = _block_expression()
+_MATCH: Final = _block_expression().fullmatch
 
 
 def _at(record_type: str, attr: str) -> tuple[int, int]:
@@ -234,16 +224,32 @@ def _sums(fees: Fees) -> dict[str, int]:
 def statement_line(raws: list[bytes], source: Source, process_date: date | None) -> bytes | None:
     """The JSON line of the MS block `raws` (its B record to its Y record, each 80 bytes) as the
     assembler would write it, or None when the assembler must decide."""
-    try:
-        text = b"\n".join(raws).decode("ascii")
-    except UnicodeDecodeError:
+    text = b"\n".join(raws).decode("latin-1")  # non-ASCII: the block expression refuses it
+    return _block_line(
+        text,
+        0,
+        len(text),
+        _SOURCE.encode(source).decode(),
+        "null" if process_date is None else f'"{process_date.isoformat()}"',
+    )
+
+
+def _block_line(text: str, start: int, end: int, source: str, process_date: str) -> bytes | None:
+    """`statement_line` for the block `text[start:end]` (its records joined by "\n", each 80
+    characters, one a byte), with the JSON of its `source` and `process_date` given."""
+    if (
+        text.find('"', start, end) >= 0
+        or text.find("\\", start, end) >= 0
+        or _MATCH(text, start, end) is None
+    ):
         return None
-    if '"' in text or "\\" in text or _MATCH(text) is None:
-        return None
     try:
-        return _statement(text.split("\n"), source, process_date)
+        return _statement(text[start:end].split("\n"), source, process_date)
     except _Decline:
         return None
+
+
+block_line = _block_line  # the entry point for a run's text (statements/fastfeed.py)
 
 
 def _daily_statements(
@@ -371,7 +377,7 @@ def _header_checks(b: str, y: str, count: int) -> None:
         raise _Decline
 
 
-def _statement(lines: list[str], source: Source, process_date: date | None) -> bytes:
+def _statement(lines: list[str], source: str, process_date: str) -> bytes:
     dates = _DATES
     count = len(lines)
     b, y = lines[0], lines[-1]
@@ -464,7 +470,7 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
         _text(b[B_OFFICE[0] : B_OFFICE[1]]),
         print_date,
         due_date,
-        "null" if process_date is None else f'"{process_date.isoformat()}"',
+        process_date,
         ",".join(daily),
         pre_json,
         final_json if fin is not None else "null",
@@ -472,93 +478,9 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
         ",".join(deleted),
         checks,
         count,
-        _SOURCE.encode(source).decode(),
+        source,
     )
     return line.encode()
 
 
 _SOURCE: Final = msgspec.json.Encoder()
-
-
-class BlockShortcut:
-    """Feeds records to `assembler`, taking whole MS blocks the fast way where it can.
-
-    A block's records are held from its B record to its Y record (at most `HOLD_LIMIT`), so
-    events come out when the block ends, in the same order as the assembler alone gives them.
-    """
-
-    def __init__(self, assembler: Assembler, file: str | None, enabled: bool = True) -> None:
-        self._assembler = assembler
-        self._file = file
-        self._enabled = enabled
-        self._held: list[Piece] | None = None
-        self._limit = min(HOLD_LIMIT, assembler.max_records)
-        # the open A record's transmission date: the statements' process_date (the assembler's
-        # own batch state, followed here from the A and Z records it is given)
-        self._process_date: date | None = None
-
-    def feed(self, pieces: list[Piece]) -> list[Event | bytes]:
-        """Feed records (and framing fragments) in order; returns what they complete, in order:
-        events of the assembler (to encode) and statements' finished JSON lines (bytes)."""
-        out: list[Event | bytes] = []
-        held = self._held
-        limit = self._limit
-        for piece in pieces:
-            if held is not None:
-                held.append(piece)
-                if piece[3] is None:  # a record, not a framing fragment
-                    kind = piece[0][0]
-                    if kind == _Q and len(held) < limit:
-                        continue
-                    if kind == _Y:
-                        line = statement_line(
-                            [p[0] for p in held], self._source(held), self._process_date
-                        )
-                        if line is not None:
-                            out.append(line)
-                            held = None
-                            continue
-                for p in held:
-                    out += self._feed(p)
-                held = None
-            elif (
-                piece[3] is None
-                and piece[0][0] == _B
-                and self._enabled
-                and not self._assembler.open_statement
-            ):
-                held = [piece]
-            else:
-                out += self._feed(piece)
-        self._held = held
-        return out
-
-    def flush(self) -> list[Event]:
-        """End of input: what is held goes to the assembler, which then closes what is open."""
-        held, self._held = self._held or [], None
-        events: list[Event] = []
-        for p in held:
-            events += self._feed(p)
-        return events + self._assembler.flush()
-
-    def _feed(self, piece: Piece) -> list[Event]:
-        origin = Origin(piece.line, piece.record)
-        if piece.problem is not None:
-            return self._assembler.feed_fragment(piece.raw, origin, piece.problem)
-        if piece.raw[:1] in (b"A", b"Z"):
-            try:
-                record = parse_record(piece.raw)
-            except RecordError:
-                pass
-            else:
-                if isinstance(record, ARecord):
-                    self._process_date = record.transmission_date
-                elif isinstance(record, ZRecord):
-                    self._process_date = None
-        return self._assembler.feed(piece.raw, origin)
-
-    def _source(self, held: list[Piece]) -> Source:
-        first, last = held[0], held[-1]
-        if first.line is not None:
-            return Source(file=self._file, first_line=first.line, last_line=last.line)
-        return Source(file=self._file, first_record=first.record, last_record=last.record)

@@ -292,6 +292,7 @@ def _recoded(records: list[str], old: str, new: str) -> list[str]:
         lambda rs: _recoded(rs, "501", "7  "),  # an unknown one (generic name)
         lambda rs: [r.replace("2704A00001", "2704A     ") for r in rs],  # a short daily number
         lambda rs: [by_hand.put(r, 31, "12-34 67 9") if r[0] == "B" else r for r in rs],
+        lambda rs: [by_hand.put(r, 13, "27  ") if r[:2] == "Q1" else r for r in rs],  # short port
     ],
 )
 def test_unusual_but_valid_values_take_the_fast_path(edit: object, taken: list[int]) -> None:

@@ -10,6 +10,11 @@ Input may hold one record, several concatenated, or records on LF or CRLF lines.
 The price: a line longer than 64 KiB (no line end in sight) is cut into records as it streams,
 and only its tail, if not a whole record, is rejected as a partial record.
 
+`RunFramer` is a `RecordFramer` that can also hand over a chunk's records as one `Run` (one
+string, no object per record) when every record of the chunk is a whole 80-byte record on lines
+of one kind (LF, CRLF) or without line ends; any other chunk it frames into `Piece`s as
+`RecordFramer.feed` does. The offline parse's fast path reads runs (docs/performance.md).
+
 Flow: **framing** -> codec -> assembler.
 """
 
@@ -19,7 +24,7 @@ from typing import NamedTuple
 
 from pms_stream.catair.fields import RECORD_LENGTH
 
-__all__ = ["Piece", "RecordFramer", "frame_message"]
+__all__ = ["Piece", "RecordFramer", "Run", "RunFramer", "frame_message"]
 
 _FLUSH_AT = 64 * 1024  # without a line end in sight, cut concatenated records past this size
 
@@ -121,6 +126,94 @@ class RecordFramer:
                     f"trailing partial record of {len(tail)} bytes; a record is {RECORD_LENGTH}",
                 )
             )
+
+
+class Run(NamedTuple):
+    """Whole records in a row, the `Piece`s a `RecordFramer` would make, without one object per
+    record. `text` holds them decoded as latin-1 (one character a byte), each followed by "\n"
+    whatever the input's line ends: record k (from 0) is `text[k * 81 : k * 81 + 80]`, its
+    bytes that string encoded as latin-1, its line `first_line + k` (None without line ends)
+    and its record number `first_record + k`."""
+
+    text: str
+    first_line: int | None
+    first_record: int
+    records: int
+
+    def pieces(self) -> list[Piece]:
+        """The same records as `Piece`s."""
+        text, line, record = self.text, self.first_line, self.first_record
+        return [
+            Piece(
+                text[k * RUN_STRIDE : k * RUN_STRIDE + RECORD_LENGTH].encode("latin-1"),
+                None if line is None else line + k,
+                record + k,
+            )
+            for k in range(self.records)
+        ]
+
+
+RUN_STRIDE = RECORD_LENGTH + 1  # a record and its "\n" in `Run.text`
+_LF, _CR = ord("\n"), ord("\r")
+
+
+class RunFramer(RecordFramer):
+    """A `RecordFramer` that hands over regular chunks as a `Run` (`feed_run`).
+
+    `feed_run(chunk)` gives exactly the records `feed(chunk)` would, in a `Run` when all of them
+    are whole records and the chunk's complete lines are all 80 bytes with the same line end
+    (LF or CRLF), or when the input has no line ends at all; otherwise the `Piece`s of `feed`.
+    `feed` and `close` are `RecordFramer`'s; the calls may be mixed in any order.
+    """
+
+    def feed_run(self, chunk: bytes) -> Run | list[Piece]:
+        if b"\n" in chunk:
+            if not self._cut:
+                data = self._buf + chunk if self._buf else chunk
+                end = data.rfind(b"\n") + 1
+                if len(data) - end < _FLUSH_AT:
+                    text = _lines_text(data, end)
+                    if text is not None:
+                        self._buf = data[end:]
+                        self._lines = True
+                        return self._run(text, self._line + 1)
+        elif not self._lines:
+            data = self._buf + chunk if self._buf else chunk
+            if len(data) >= _FLUSH_AT:
+                cut = len(data) - len(data) % RECORD_LENGTH
+                whole = data[:cut].decode("latin-1")
+                self._buf = data[cut:]
+                self._cut += cut
+                text = "\n".join(
+                    [whole[s : s + RECORD_LENGTH] for s in range(0, cut, RECORD_LENGTH)]
+                )
+                return self._run(text + "\n", None)
+        return self.feed(chunk)
+
+    def _run(self, text: str, first_line: int | None) -> Run:
+        count = len(text) // RUN_STRIDE
+        run = Run(text, first_line, self._record + 1, count)
+        self._record += count
+        if first_line is not None:
+            self._line += count
+        return run
+
+
+def _lines_text(data: bytes, end: int) -> str | None:
+    """`data[:end]` (complete lines) as a run's text when each line is one 80-byte record and
+    all end alike, in LF or in CRLF; else None."""
+    for stride, crlf in ((RUN_STRIDE, False), (RUN_STRIDE + 1, True)):
+        count, rest = divmod(end, stride)
+        if rest or data.count(_LF, 0, end) != count:
+            continue
+        if data[stride - 1 : end : stride].count(_LF) != count:
+            continue  # a line end off its place: lines of other lengths
+        ends = data[RECORD_LENGTH - 1 + crlf : end : stride].count(_CR)
+        if crlf and ends == count:  # every line ends in CRLF: the framer strips the CR
+            return data[:end].decode("latin-1").replace("\r\n", "\n")
+        if not crlf and not ends:  # no LF line ending in CR: that CR would be stripped
+            return data[:end].decode("latin-1")
+    return None
 
 
 def frame_message(value: bytes) -> list[Piece]:

@@ -23,9 +23,9 @@ from typing import BinaryIO
 import msgspec
 
 from pms_stream.commands.progress import Progress
-from pms_stream.framing import RecordFramer
+from pms_stream.framing import Run, RunFramer
 from pms_stream.statements.assembler import Assembler, Origin
-from pms_stream.statements.fastblock import BlockShortcut
+from pms_stream.statements.fastfeed import BlockShortcut
 from pms_stream.statements.model import Event, RejectedEvent
 
 NAME = "parse"
@@ -49,7 +49,7 @@ def parse_stream(
     encoder = msgspec.json.Encoder()
     assembler = Assembler(file=name)
     shortcut = BlockShortcut(assembler, name, enabled=fast)
-    framer = RecordFramer()
+    framer = RunFramer()
     buf = bytearray()
     counts = {"records": 0, "statements": 0, "rejected": 0}
     bar = Progress(progress)
@@ -64,15 +64,21 @@ def parse_stream(
 
     while True:
         chunk = stream.read(CHUNK)
-        pieces = framer.feed(chunk) if chunk else framer.close()
         if fast:
-            for done in shortcut.feed(pieces):
+            got = framer.feed_run(chunk) if chunk else framer.close()
+            if isinstance(got, Run):
+                done_list, records = shortcut.feed_run(got), got.records
+            else:
+                done_list, records = shortcut.feed(got), len(got)
+            for done in done_list:
                 if isinstance(done, bytes):  # a statement's JSON line, by the fast path
                     buf += done
                     counts["statements"] += 1
                 else:
                     write(done)
         else:  # the precise path alone, exactly as before the fast path
+            pieces = framer.feed(chunk) if chunk else framer.close()
+            records = len(pieces)
             for piece in pieces:
                 origin = Origin(piece.line, piece.record)
                 if piece.problem is None:
@@ -81,7 +87,7 @@ def parse_stream(
                     events = assembler.feed_fragment(piece.raw, origin, piece.problem)
                 for event in events:
                     write(event)
-        counts["records"] += len(pieces)
+        counts["records"] += records
         if len(buf) >= CHUNK or not chunk:
             out.write(buf)
             buf.clear()

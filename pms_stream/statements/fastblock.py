@@ -1,15 +1,13 @@
 """The fast path for whole MS blocks: B ... Y in one regular expression, money in integer cents,
 the statement's JSON line written straight from the record text.
 
-`BlockShortcut` sits in front of an `Assembler` (the authority). It passes every record to the
-assembler except an MS block's: from a B record that opens no other state it holds the block's
-records until its Y record, then `statement_line` tries to write the statement itself. It
-returns the JSON line only when it is sure that the assembler would make exactly this statement
-with no check other than `final_difference`; anything else (a record the codec would refuse, an
-order the assembler would reject, any failed check, a header difference, a quote or backslash
-anywhere, a framing problem, an A/B/Z inside the block, a block over the size limit) and the
-held records go to the assembler in their order, which then does what it always did. The output
-is the same either way, byte for byte: `tests/core/test_fastblock.py` holds the two paths to it.
+`statement_line` (a block's raw records) and `block_line` (a block inside a run's text, from
+statements/fastfeed.py's `BlockShortcut`) return the JSON line only when they are sure that the
+assembler would make exactly this statement with no check other than `final_difference`;
+anything else (a record the codec would refuse, an order the assembler would reject, any failed
+check, a header difference, a quote or backslash anywhere, a non-ASCII byte) gives None, and
+the block's records go to the assembler, which then does what it always did. The output is the
+same either way, byte for byte: `tests/core/test_fastblock.py` holds the two paths to it.
 
 Why it is exact: the expression is the codec's own (`catair.fastpath.record_pattern`, one per
 layout, joined with the record order the assembler accepts), so a block it matches holds only
@@ -18,43 +16,37 @@ what the expression cannot say (dates, allowed values, sequence numbers, counts,
 checked here. Amounts are integer cents (never float); their JSON text is what msgspec writes
 for the codec's `Decimal` of the same digits (`units.cents`, leading zeros dropped).
 
-Flow: framing -> **fast block** (else codec -> assembler -> checks -> model) -> JSON lines.
+Flow: framing -> fast feed -> **fast block** (else codec -> assembler -> checks -> model) ->
+JSON lines.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import date
 from typing import Final
 
 import msgspec
 
-from pms_stream.catair.codec import parse_record
 from pms_stream.catair.fastpath import record_pattern
+from pms_stream.catair.fields import RECORD_LENGTH
 from pms_stream.catair.layouts import LAYOUTS_BY_TYPE
-from pms_stream.catair.records import ARecord, ZRecord
 from pms_stream.domain.delete_sources import is_delete_source
 from pms_stream.domain.entry_numbers import format_entry_number, is_valid_entry_number
 from pms_stream.domain.payment_types import MONTHLY_PAYMENT_TYPES
-from pms_stream.errors import RecordError
-from pms_stream.framing import Piece
-from pms_stream.statements.assembler import Assembler, Origin
 from pms_stream.statements.checks import FINAL_DIFFERENCE
 from pms_stream.statements.fastvalues import DATES as _DATES
-from pms_stream.statements.fastvalues import FEE_NAMES as _FEE_NAMES
+from pms_stream.statements.fastvalues import FEE_HEADS as _FEE_HEADS
 from pms_stream.statements.fastvalues import NUMBERS as _NUMBERS
 from pms_stream.statements.fastvalues import ZEROS as _ZEROS
 from pms_stream.statements.fastvalues import json_text as _text
 from pms_stream.statements.fastvalues import money as _money
 from pms_stream.statements.fastvalues import off_calendar as _off_calendar
-from pms_stream.statements.model import Event, Source
+from pms_stream.statements.model import Source
 
-__all__ = ["BlockShortcut", "statement_line"]
+__all__ = ["block_line", "statement_line"]
 
 STRIDE: Final = 81  # a record and the "\n" that joins it to the next in the block text
-HOLD_LIMIT: Final = 20_000  # records held at most; a longer block goes to the assembler
-_B, _Q, _Y = b"BQY"  # first bytes of the records the shortcut looks at
 
 
 def _pattern(record_type: str) -> str:
@@ -65,7 +57,7 @@ def _pattern(record_type: str) -> str:
     return re.sub(r"\((?!\?)", "(?:", found).replace("(?<=\\A.", "(?<=^.")
 
 
-def _block_expression() -> Callable[[str], re.Match[str] | None]:
+def _block_expression() -> re.Pattern[str]:
     p = {t: _pattern(t) for t in ("B", "Q1", "Q2", "QA", "Q3", "Q4", "QE", "Q5", "Q6", "QJ", "Q7")}
     p["Y"] = _pattern("Y")
     text = (
@@ -74,10 +66,10 @@ def _block_expression() -> Callable[[str], re.Match[str] | None]:
         f"(?:{p['Q5']}\n{p['Q6']}\n(?:{p['QJ']}\n)*)?"
         f"(?:{p['Q7']}\n)*{p['Y']}"
     )
-    return re.compile(text, re.MULTILINE).fullmatch
+    return re.compile(text, re.MULTILINE)
 
 
-_MATCH: Final = _block_expression()
+_MATCH: Final = _block_expression().fullmatch
 
 
 def _at(record_type: str, attr: str) -> tuple[int, int]:
@@ -163,7 +155,12 @@ _DAILY: Final = (
     '"print_date":"%s","presentation_date":"%s","duty":"%s.%s","tax":"%s.%s",'
     '"add":"%s.%s","cvd":"%s.%s","amount_due":"%s.%s","fees":[%s]}'
 )
-_FEE: Final = '{"code":"%s","name":%s,"amount":"%s"}'
+# A daily statement's records (Q1, Q2, QA ...) of a block the expression matched: number, port,
+# filer, importer, print and presentation dates, duty, tax, ADD, CVD, amount due, the QA lines.
+_DAILY_RECORDS: Final = re.compile(
+    "Q1(.{10})(.{4})(.{3})(.{12})(.{6})(.{6})(.{11})(.{11}).{15}\n"
+    "Q2(.{11})(.{11})(.{11}).{45}\n((?:QA.{78}\n)*)"
+).findall
 _TOTALS: Final = '{"duty":"%s","tax":"%s","add":"%s","cvd":"%s","amount_due":"%s","fees":[%s]}'
 _DELETED: Final = (
     '{"daily_statement":"%s","entry_number":"%s","delete_source":"%s",'
@@ -179,144 +176,110 @@ _STATEMENT: Final = (
 )
 _COMPONENTS: Final = ("duty", "tax", "add", "cvd", "amount_due")
 
-Fees = list[tuple[str, int]]
 
-
-def _fee_json(fees: Fees) -> str:
-    names = _FEE_NAMES
-    return ",".join([_FEE % (code, names[code], _money(c)) for code, c in fees])
-
-
-def _fee_records(lines: list[str], i: int, kind: str, fees: Fees) -> int:
-    """The fees of the QA, QE or QJ records from line `i` (numbered 01, 02, ... without a gap),
-    appended to `fees`; returns the index of the next line."""
-    seq = 0
-    line = lines[i]
-    while line[1] == kind:
-        seq += 1
-        if int(line[2:4]) != seq:
-            raise _Decline  # the assembler rejects a QA/QE/QJ out of sequence
-        for start in (4, 18, 32, 46, 60):
-            code = line[start : start + 3]
-            if code == "   ":
-                break  # the block expression holds the slots filled from the first
-            fees.append((code.rstrip(" "), int(line[start + 3 : start + 14])))
-        i += 1
-        line = lines[i]
-    return i
-
-
-def _totals(head: str, amounts: str, fees: Fees) -> tuple[tuple[int, int, int, int, int], str]:
-    """(duty, tax, ADD, CVD, amount due) of a Q3/Q5 and Q4/Q6 pair and their JSON; declines
-    when the amount due is not the sum of the others and the fees (`total_amount_due`)."""
+def _totals(head: str, amounts: str, fees: tuple[int, str]) -> tuple[tuple[int, ...], str]:
+    """(duty, tax, ADD, CVD, amount due) of a Q3/Q5 and Q4/Q6 pair and their JSON, with the
+    fees' total and JSON; declines when the amount due is not the sum of the others and the
+    fees (`total_amount_due`)."""
     fields = [head[39:50], head[50:61], amounts[2:13], amounts[13:24], amounts[24:35]]
     for n, text in enumerate(fields):
         if text[0] == " ":
             fields[n] = _ZEROS
-    duty, tax, add, cvd, due = map(int, fields)
-    if duty + tax + add + cvd + sum(c for _, c in fees) != due:
+    values = duty, tax, add, cvd, due = tuple(map(int, fields))
+    if duty + tax + add + cvd + fees[0] != due:
         raise _Decline
     texts = [f"{t[:9].lstrip('0') or '0'}.{t[9:]}" for t in fields]
-    return (duty, tax, add, cvd, due), _TOTALS % (*texts, _fee_json(fees))
+    return values, _TOTALS % (*texts, fees[1])
 
 
-def _totals_json(values: tuple[int, ...], fees: Fees) -> str:
-    return _TOTALS % (*map(_money, values), _fee_json(fees))
+def _totals_json(values: tuple[int, ...], fees: str) -> str:
+    return _TOTALS % (*map(_money, values), fees)
 
 
-def _sums(fees: Fees) -> dict[str, int]:
-    sums: dict[str, int] = {}
-    for code, c in fees:
-        sums[code] = sums.get(code, 0) + c
-    return sums
+def _fee_json(sums: dict[str, int]) -> str:
+    heads = _FEE_HEADS
+    return ",".join([f'{heads[code]}{_money(c)}"}}' for code, c in sums.items()])
 
 
 def statement_line(raws: list[bytes], source: Source, process_date: date | None) -> bytes | None:
     """The JSON line of the MS block `raws` (its B record to its Y record, each 80 bytes) as the
     assembler would write it, or None when the assembler must decide."""
-    try:
-        text = b"\n".join(raws).decode("ascii")
-    except UnicodeDecodeError:
+    text = b"\n".join(raws).decode("latin-1")  # non-ASCII: the block expression refuses it
+    return _block_line(
+        text,
+        0,
+        len(text),
+        _SOURCE.encode(source).decode(),
+        "null" if process_date is None else f'"{process_date.isoformat()}"',
+    )
+
+
+def _block_line(text: str, start: int, end: int, source: str, process_date: str) -> bytes | None:
+    """`statement_line` for the block `text[start:end]` (its records joined by "\n", each 80
+    characters, one a byte), with the JSON of its `source` and `process_date` given."""
+    if (
+        text.find('"', start, end) >= 0
+        or text.find("\\", start, end) >= 0
+        or _MATCH(text, start, end) is None
+    ):
         return None
-    if '"' in text or "\\" in text or _MATCH(text) is None:
-        return None
     try:
-        return _statement(text.split("\n"), source, process_date)
+        return _statement(text[start:end], source, process_date)
     except _Decline:
         return None
 
 
+block_line = _block_line  # the entry point for a run's text (statements/fastfeed.py)
+
+
 def _daily_statements(
-    lines: list[str], sums: list[int], fee_sums: dict[str, int]
-) -> tuple[list[str], int]:
-    """The JSON of each daily statement (Q1, Q2, QA ...) from line 1, and the index of the line
-    after them; adds their amounts to `sums` and their fees to `fee_sums`; declines when an
-    amount due is not the sum of the others and the fees."""
-    dates, names, template, fee_template, zeros = _DATES, _FEE_NAMES, _DAILY, _FEE, _ZEROS
+    block: str, end: int, fee_sums: dict[str, int]
+) -> tuple[list[str], tuple[int, int, int, int, int]]:
+    """The JSON of each daily statement (Q1, Q2, QA ...; `block` from its second line to `end`)
+    and the sums of their duty, tax, ADD, CVD and amount due; adds their fees to `fee_sums`.
+    Declines when an amount due is not the sum of the others and the fees."""
+    rows = _DAILY_RECORDS(block, STRIDE, end)
+    try:
+        return _dailies(rows, fee_sums)
+    except ValueError:  # a blank amount (int refuses it): 0.00, as the codec reads it
+        fee_sums.clear()
+        blank = " " * 11
+        return _dailies([tuple(_ZEROS if f == blank else f for f in row) for row in rows], fee_sums)
+
+
+def _dailies(
+    rows: list[tuple[str, ...]], fee_sums: dict[str, int]
+) -> tuple[list[str], tuple[int, int, int, int, int]]:
+    dates, template = _DATES, _DAILY
     daily: list[str] = []
-    i = 1
-    line = lines[1]
-    while line[1] == "1":
-        q1, q2 = line, lines[i + 1]
-        i += 2
-        line = lines[i]
-        duty, tax = q1[43:54], q1[54:65]
-        add, cvd, due = q2[2:13], q2[13:24], q2[24:35]
-        if duty[0] == " ":
-            duty = zeros
-        if tax[0] == " ":
-            tax = zeros
-        if add[0] == " ":
-            add = zeros
-        if cvd[0] == " ":
-            cvd = zeros
-        if due[0] == " ":
-            due = zeros
+    s_d = s_t = s_a = s_c = s_u = 0
+    for number, port, filer, importer, q1_print, q1_presented, *amounts, qa in rows:
+        duty, tax, add, cvd, due = amounts
         d, t, a, c, u = int(duty), int(tax), int(add), int(cvd), int(due)
         total = d + t + a + c
         fees = ""
-        if line[1] == "A":
+        if qa:
             parts: list[str] = []
-            seq = 0
-            while line[1] == "A":
-                seq += 1
-                if int(line[2:4]) != seq:
-                    raise _Decline  # a QA out of sequence: the assembler rejects it
-                for start in (4, 18, 32, 46, 60):
-                    code = line[start : start + 3]
-                    if code == "   ":
-                        break
-                    if code[2] == " ":
-                        code = code.rstrip(" ")
-                    amount = line[start + 3 : start + 14]
-                    cents = int(amount)
-                    total += cents
-                    fee_sums[code] = fee_sums.get(code, 0) + cents
-                    parts.append(
-                        fee_template
-                        % (code, names[code], f"{amount[:9].lstrip('0') or '0'}.{amount[9:]}")
-                    )
-                i += 1
-                line = lines[i]
+            total += _fee_lines(qa.split("\n"), "A", fee_sums, parts)[0]
             fees = ",".join(parts)
         if total != u:
             raise _Decline  # daily_amount_due
-        sums[0] += d
-        sums[1] += t
-        sums[2] += a
-        sums[3] += c
-        sums[4] += u
-        printed, presented = dates[q1[31:37]], dates[q1[37:43]]
+        s_d += d
+        s_t += t
+        s_a += a
+        s_c += c
+        s_u += u
+        printed, presented = dates[q1_print], dates[q1_presented]
         if not printed or not presented:
             raise _Decline  # an impossible date: the codec rejects the Q1
-        importer = q1[19:31].rstrip(" ")
+        trimmed = importer.rstrip(" ")
         daily.append(
             template
             % (
-                q1[2:12].rstrip(" "),
-                q1[12:16],
-                q1[16:19].rstrip(" "),
-                f'"{importer}"' if importer else "null",
+                number.rstrip(" "),
+                port.rstrip(" "),
+                filer.rstrip(" "),
+                f'"{trimmed}"' if trimmed else "null",
                 printed,
                 presented,
                 duty[:9].lstrip("0") or "0",
@@ -332,7 +295,35 @@ def _daily_statements(
                 fees,
             )
         )
-    return daily, i
+    return daily, (s_d, s_t, s_a, s_c, s_u)
+
+
+def _fee_lines(
+    lines: list[str], kind: str, fee_sums: dict[str, int], parts: list[str]
+) -> tuple[int, int]:
+    """The fees of QA, QE or QJ records (`lines`, up to the first other line), numbered 01,
+    02, ... without a gap: their JSON appended to `parts`, their sums by fee class added to
+    `fee_sums`; returns their total and how many records they are."""
+    heads = _FEE_HEADS
+    total = seq = 0
+    for line in lines:
+        if line[1:2] != kind:
+            break
+        seq += 1
+        if int(line[2:4]) != seq:
+            raise _Decline  # the assembler rejects a QA/QE/QJ out of sequence
+        for start in (4, 18, 32, 46, 60):
+            code = line[start : start + 3]
+            if code == "   ":
+                break  # the block expression holds the slots filled from the first
+            if code[2] == " ":
+                code = code.rstrip(" ")
+            amount = line[start + 3 : start + 14]
+            cents = int(amount)
+            total += cents
+            fee_sums[code] = fee_sums.get(code, 0) + cents
+            parts.append(f'{heads[code]}{amount[:9].lstrip("0") or "0"}.{amount[9:]}"}}')
+    return total, seq
 
 
 def _deleted_entries(lines: list[str], i: int, deleted: list[str]) -> int:
@@ -371,34 +362,40 @@ def _header_checks(b: str, y: str, count: int) -> None:
         raise _Decline
 
 
-def _statement(lines: list[str], source: Source, process_date: date | None) -> bytes:
+def _statement(block: str, source: str, process_date: str) -> bytes:
     dates = _DATES
-    count = len(lines)
-    b, y = lines[0], lines[-1]
+    q3_at = block.find("\nQ3") + 1  # the records are whole lines: this is the Q3 record
+    b = block[:RECORD_LENGTH]
+    lines = block[q3_at:].split("\n")  # Q3 to Y
+    count = q3_at // STRIDE + len(lines)
+    y = lines[-1]
     _header_checks(b, y, count)
     final = b[B_STATUS[0]] == "F"
-    sums = [0, 0, 0, 0, 0]
     fee_sums: dict[str, int] = {}
-    daily, i = _daily_statements(lines, sums, fee_sums)
+    daily, sums = _daily_statements(block, q3_at, fee_sums)
     # preliminary totals: Q3, Q4, QE 01, 02, ...
-    q3, q4 = lines[i], lines[i + 1]
-    pre_fees: Fees = []
-    i = _fee_records(lines, i + 2, "E", pre_fees)
-    pre, pre_json = _totals(q3, q4, pre_fees)
+    q3, q4 = lines[0], lines[1]
+    pre_sums: dict[str, int] = {}
+    pre_parts: list[str] = []
+    pre_total, n = _fee_lines(lines[2:], "E", pre_sums, pre_parts)
+    i = 2 + n
+    pre, pre_json = _totals(q3, q4, (pre_total, ",".join(pre_parts)))
     number, filer = q3[2:12].rstrip(" "), q3[24:27].rstrip(" ")
     print_date, due_date = dates[q3[12:18]], dates[q3[18:24]]
     if not print_date or not due_date or _off_calendar(print_date, due_date, final):
         raise _Decline  # an impossible date, or a calendar check the assembler writes
     # final totals: Q5, Q6, QJ 01, 02, ... on final statements only
-    fin: tuple[int, int, int, int, int] | None = None
+    fin: tuple[int, ...] | None = None
     final_json = "null"
-    fin_fees: Fees = []
+    fin_sums: dict[str, int] = {}
     if (lines[i][1] == "5") != final:
         raise _Decline  # Q5 on a preliminary statement, or a final one without it
     if final:
         q5, q6 = lines[i], lines[i + 1]
-        i = _fee_records(lines, i + 2, "J", fin_fees)
-        fin, final_json = _totals(q5, q6, fin_fees)
+        fin_parts: list[str] = []
+        fin_total, n = _fee_lines(lines[i + 2 :], "J", fin_sums, fin_parts)
+        i += 2 + n
+        fin, final_json = _totals(q5, q6, (fin_total, ",".join(fin_parts)))
         if (
             not dates[q5[12:18]]
             or not dates[q5[18:24]]
@@ -407,12 +404,14 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
         ):
             raise _Decline
     deleted: list[str] = []
-    _deleted_entries(lines, i, deleted)
+    if lines[i][1] == "7":
+        _deleted_entries(lines, i, deleted)
     # totals_sum: the totals (final ones on a final statement) against the daily statements
-    stated, stated_fees = (fin, fin_fees) if fin is not None else (pre, pre_fees)
-    if tuple(sums) != stated or {k: v for k, v in _sums(stated_fees).items() if v} != {
-        k: v for k, v in fee_sums.items() if v
-    }:
+    stated, stated_fees = (fin, fin_sums) if fin is not None else (pre, pre_sums)
+    if sums != stated or (
+        stated_fees != fee_sums
+        and {k: v for k, v in stated_fees.items() if v} != {k: v for k, v in fee_sums.items() if v}
+    ):
         raise _Decline
     # statement_number, statement_month, statement_district, header_mismatch
     sequence = number[7:]
@@ -437,15 +436,14 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
     checks = ""
     difference = "null"
     if fin is not None:
-        pre_sums, fin_sums = _sums(pre_fees), _sums(fin_fees)
         diff = tuple(f - p for f, p in zip(fin, pre, strict=True))
-        diff_fees = [
-            (c, fin_sums.get(c, 0) - pre_sums.get(c, 0))
+        diff_fees = {
+            c: fin_sums.get(c, 0) - pre_sums.get(c, 0)
             for c in dict.fromkeys([*pre_sums, *fin_sums])
-        ]
-        difference = _totals_json(diff, diff_fees)
+        }
+        difference = _totals_json(diff, _fee_json(diff_fees))
         changed = [f"{n} {_money(c)}" for n, c in zip(_COMPONENTS, diff, strict=True) if c]
-        changed += [f"fee class {code} {_money(c)}" for code, c in diff_fees if c]
+        changed += [f"fee class {code} {_money(c)}" for code, c in diff_fees.items() if c]
         if changed:
             checks = (
                 f'{{"code":"{FINAL_DIFFERENCE}","severity":"info","message":'
@@ -464,7 +462,7 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
         _text(b[B_OFFICE[0] : B_OFFICE[1]]),
         print_date,
         due_date,
-        "null" if process_date is None else f'"{process_date.isoformat()}"',
+        process_date,
         ",".join(daily),
         pre_json,
         final_json if fin is not None else "null",
@@ -472,93 +470,9 @@ def _statement(lines: list[str], source: Source, process_date: date | None) -> b
         ",".join(deleted),
         checks,
         count,
-        _SOURCE.encode(source).decode(),
+        source,
     )
     return line.encode()
 
 
 _SOURCE: Final = msgspec.json.Encoder()
-
-
-class BlockShortcut:
-    """Feeds records to `assembler`, taking whole MS blocks the fast way where it can.
-
-    A block's records are held from its B record to its Y record (at most `HOLD_LIMIT`), so
-    events come out when the block ends, in the same order as the assembler alone gives them.
-    """
-
-    def __init__(self, assembler: Assembler, file: str | None, enabled: bool = True) -> None:
-        self._assembler = assembler
-        self._file = file
-        self._enabled = enabled
-        self._held: list[Piece] | None = None
-        self._limit = min(HOLD_LIMIT, assembler.max_records)
-        # the open A record's transmission date: the statements' process_date (the assembler's
-        # own batch state, followed here from the A and Z records it is given)
-        self._process_date: date | None = None
-
-    def feed(self, pieces: list[Piece]) -> list[Event | bytes]:
-        """Feed records (and framing fragments) in order; returns what they complete, in order:
-        events of the assembler (to encode) and statements' finished JSON lines (bytes)."""
-        out: list[Event | bytes] = []
-        held = self._held
-        limit = self._limit
-        for piece in pieces:
-            if held is not None:
-                held.append(piece)
-                if piece[3] is None:  # a record, not a framing fragment
-                    kind = piece[0][0]
-                    if kind == _Q and len(held) < limit:
-                        continue
-                    if kind == _Y:
-                        line = statement_line(
-                            [p[0] for p in held], self._source(held), self._process_date
-                        )
-                        if line is not None:
-                            out.append(line)
-                            held = None
-                            continue
-                for p in held:
-                    out += self._feed(p)
-                held = None
-            elif (
-                piece[3] is None
-                and piece[0][0] == _B
-                and self._enabled
-                and not self._assembler.open_statement
-            ):
-                held = [piece]
-            else:
-                out += self._feed(piece)
-        self._held = held
-        return out
-
-    def flush(self) -> list[Event]:
-        """End of input: what is held goes to the assembler, which then closes what is open."""
-        held, self._held = self._held or [], None
-        events: list[Event] = []
-        for p in held:
-            events += self._feed(p)
-        return events + self._assembler.flush()
-
-    def _feed(self, piece: Piece) -> list[Event]:
-        origin = Origin(piece.line, piece.record)
-        if piece.problem is not None:
-            return self._assembler.feed_fragment(piece.raw, origin, piece.problem)
-        if piece.raw[:1] in (b"A", b"Z"):
-            try:
-                record = parse_record(piece.raw)
-            except RecordError:
-                pass
-            else:
-                if isinstance(record, ARecord):
-                    self._process_date = record.transmission_date
-                elif isinstance(record, ZRecord):
-                    self._process_date = None
-        return self._assembler.feed(piece.raw, origin)
-
-    def _source(self, held: list[Piece]) -> Source:
-        first, last = held[0], held[-1]
-        if first.line is not None:
-            return Source(file=self._file, first_line=first.line, last_line=last.line)
-        return Source(file=self._file, first_record=first.record, last_record=last.record)

@@ -1,6 +1,6 @@
 """The values the fast block path (fastblock.py) writes, cached by their record text: dates as
 ISO text, fee class names as JSON, statement numbers decoded, money from integer cents, and
-whether a statement's dates would fail a calendar check.
+whether a statement's dates would fail a calendar check; fees' JSON heads by code.
 
 Flow: framing -> fast block (**its values**) -> JSON lines; the assembler decides the rest.
 """
@@ -20,6 +20,7 @@ from pms_stream.domain.statement_numbers import StatementNumber, decode_statemen
 
 __all__ = [
     "DATES",
+    "FEE_HEADS",
     "FEE_NAMES",
     "MISSING",
     "NUMBERS",
@@ -70,6 +71,17 @@ class _FeeNames(dict[str, str]):
 
 
 FEE_NAMES: Final = _FeeNames()
+
+
+class _FeeHeads(dict[str, str]):
+    def __missing__(self, code: str) -> str:
+        head = f'{{"code":"{code}","name":{FEE_NAMES[code]},"amount":"'
+        self[code] = head
+        return head
+
+
+# A fee's JSON up to its amount, by its (trimmed) code: the code is letters and digits.
+FEE_HEADS: Final = _FeeHeads()
 
 
 class _Numbers(dict[str, StatementNumber | None]):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +20,7 @@ from fuzz.mutate import Mutator
 from pms_stream.commands.parse import parse_stream
 from pms_stream.generator import GenerateOptions, generate
 from pms_stream.generator.options import LineEnd
-from pms_stream.statements import fastblock
+from pms_stream.statements import fastblock, fastfeed
 from pms_testkit import records_by_hand as by_hand
 from tests.core import statements_by_hand as hand
 
@@ -29,26 +29,48 @@ NAME = "input.txt"
 
 @pytest.fixture(autouse=True)
 def taken() -> Iterator[list[int]]:
-    """Counts the statements the fast path wrote (the module's `statement_line`, wrapped)."""
+    """Counts the statements the fast path wrote (the module's `statement_line`, for `Piece`s,
+    and `block_line`, for runs, wrapped)."""
     count = [0]
-    original = fastblock.statement_line
+    originals = fastblock.statement_line, fastblock.block_line
 
-    def counting(*args: object) -> bytes | None:
-        line = original(*args)  # type: ignore[arg-type]
-        count[0] += line is not None
-        return line
+    def counting(original: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
+        def wrapped(*args: object) -> bytes | None:
+            line = original(*args)
+            count[0] += line is not None
+            return line
 
-    fastblock.statement_line = counting  # type: ignore[assignment]
+        return wrapped
+
+    fastblock.statement_line = counting(originals[0])
+    fastblock.block_line = counting(originals[1])
     try:
         yield count
     finally:
-        fastblock.statement_line = original
+        fastblock.statement_line, fastblock.block_line = originals
 
 
-def _both(data: bytes, name: str | None = NAME) -> tuple[bytes, int]:
-    """The output and rejects of both paths, which must be the same."""
+class _Trickle(io.BytesIO):
+    """A stream whose reads return chunks of the given sizes (cycled), whatever was asked."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        super().__init__(data)
+        self._sizes = sizes
+        self._n = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._n += 1
+        return super().read(self._sizes[self._n % len(self._sizes)])
+
+
+def _both(
+    data: bytes, name: str | None = NAME, sizes: list[int] | None = None
+) -> tuple[bytes, int]:
+    """The output and rejects of both paths, which must be the same; the fast path reads the
+    input in chunks of `sizes` when given (the framer's runs, blocks across chunks)."""
     fast_out, precise_out = io.BytesIO(), io.BytesIO()
-    fast_rejects = parse_stream(io.BytesIO(data), name, fast_out, fast=True)
+    stream = io.BytesIO(data) if sizes is None else _Trickle(data, sizes)
+    fast_rejects = parse_stream(stream, name, fast_out, fast=True)
     precise_rejects = parse_stream(io.BytesIO(data), name, precise_out, fast=False)
     fast_lines = fast_out.getvalue().splitlines()
     precise_lines = precise_out.getvalue().splitlines()
@@ -121,6 +143,55 @@ def test_clean_blocks_all_take_the_fast_path(taken: list[int]) -> None:
     assert taken[0] == statements > 100
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    line_end=st.sampled_from(["lf", "crlf", "none"]),
+    bad=st.integers(0, 6),
+    sizes=st.lists(st.integers(1, 9_000), min_size=1, max_size=4),
+    big=st.integers(66_000, 140_000),
+)
+def test_chunked_input_gives_the_same_output(
+    seed: int, line_end: str, bad: int, sizes: list[int], big: int
+) -> None:
+    """The input read in chunks of any size: blocks carried from one run to the next, runs
+    and framing pieces mixed (bad records), records without line ends cut past 64 KiB."""
+    options = GenerateOptions(
+        statements=60,
+        seed=seed,
+        line_end=line_end,  # type: ignore[arg-type]
+        finals=0.5,
+        deletions=0.3,
+        bad=bad,
+        bad_inside=0.5,
+    )
+    data = _generated(options)
+    _both(data, sizes=[big] if line_end == "none" else sizes)
+    _both(data, sizes=[*sizes, big])
+    _both(data[: len(data) // 2], sizes=sizes)  # the input ends inside a block
+
+
+def test_chunked_clean_input_takes_the_fast_path(taken: list[int]) -> None:
+    """Blocks cut by the end of a chunk still take the fast path, with any line end."""
+    statements = 0
+    for seed, (line_end, size) in enumerate((("lf", 1000), ("crlf", 333), ("none", 70_000))):
+        options = GenerateOptions(statements=150, seed=seed, line_end=line_end, finals=0.5)  # type: ignore[arg-type]
+        out, rejects = _both(_generated(options), sizes=[size])
+        assert rejects == 0
+        statements += out.count(b"\n")
+    assert taken[0] == statements
+
+
+def test_the_hold_limit(monkeypatch: pytest.MonkeyPatch, taken: list[int]) -> None:
+    """Blocks longer than the hold limit go to the assembler; shorter ones are still taken."""
+    monkeypatch.setattr(fastfeed, "HOLD_LIMIT", 12)
+    options = GenerateOptions(statements=60, seed=5, finals=0.5, daily=(1, 6))
+    data = _generated(options)
+    for sizes in (None, [700], [81 * 12], [81 * 11 + 40]):
+        _both(data, sizes=sizes)
+    assert 0 < taken[0] < 4 * 60
+
+
 def test_mutated_input_gives_the_same_output(taken: list[int]) -> None:
     """The fuzzer's mutations (bytes, records and lines changed, dropped, swapped, spliced) of
     generated block transmissions."""
@@ -129,8 +200,11 @@ def test_mutated_input_gives_the_same_output(taken: list[int]) -> None:
         for s, end in enumerate(("lf", "crlf", "none", "lf"))
     ]
     mutate = Mutator("framing", seeds, seed=20261201)
-    for _ in range(400):
-        _both(mutate())
+    for n in range(400):
+        data = mutate()
+        _both(data)
+        if n % 4 == 0:  # read in small chunks: blocks carried, runs and pieces mixed
+            _both(data, sizes=[97 + n * 13 % 2000, 1 + n * 7 % 500])
     assert taken[0] > 200
 
 
@@ -221,6 +295,7 @@ def _recoded(records: list[str], old: str, new: str) -> list[str]:
         lambda rs: _recoded(rs, "501", "7  "),  # an unknown one (generic name)
         lambda rs: [r.replace("2704A00001", "2704A     ") for r in rs],  # a short daily number
         lambda rs: [by_hand.put(r, 31, "12-34 67 9") if r[0] == "B" else r for r in rs],
+        lambda rs: [by_hand.put(r, 13, "27  ") if r[:2] == "Q1" else r for r in rs],  # short port
     ],
 )
 def test_unusual_but_valid_values_take_the_fast_path(edit: object, taken: list[int]) -> None:

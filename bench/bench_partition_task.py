@@ -118,7 +118,10 @@ def measure(records: int, packs: Sequence[int], repeat: int, before: str, seed: 
     variants: list[tuple[str, Any, Callable[[], Task]]] = []
     if old is not None:
         variants.append((f"before ({before})", old, lambda: old.PartitionTask("in", 0)))
-    variants += [("this tree", here, lambda: here.PartitionTask("in", 0))]
+    variants += [
+        ("fast path off", here, lambda: here.PartitionTask("in", 0, fast=False)),
+        ("fast path on", here, lambda: here.PartitionTask("in", 0)),
+    ]
     rows: list[Row] = []
     for pack in packs:
         count, msgs = input_messages(records, pack, seed)

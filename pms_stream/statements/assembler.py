@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Final
 
 from pms_stream.catair.codec import layout_of, parse_record
@@ -195,6 +196,11 @@ class Assembler:
     @property
     def open_statement(self) -> bool:
         return self._open is not None or self._block is not None
+
+    @property
+    def process_date(self) -> date | None:
+        """The open transmission's date (its A record's): a statement's `process_date`."""
+        return self._batch.transmission_date if self._batch is not None else None
 
     # ---- dispatch ---------------------------------------------------------------------------
 

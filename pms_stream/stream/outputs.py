@@ -132,14 +132,19 @@ def statement_summary(statement: Statement) -> dict[str, Any]:
 
 
 def to_outputs(
-    event: Event, input_key: bytes | None, source: str, key_secret: bytes | None = None
+    event: Event,
+    input_key: bytes | None,
+    source: str,
+    key_secret: bytes | None = None,
+    encoded: bytes | None = None,
 ) -> list[Output]:
     """The messages for one event. `source` ("topic:partition:offset") goes in a header;
-    `key_secret` is `statement_key`'s."""
+    `key_secret` is `statement_key`'s; `encoded`, when given, is the event's JSON already
+    written (the fast path's statement line, without its line end)."""
     kind = event.__struct_config__.tag
     assert isinstance(kind, str)
     headers = (("pms-type", kind.encode()), ("pms-source", source.encode()))
-    value = _ENCODER.encode(event)
+    value = _ENCODER.encode(event) if encoded is None else encoded
     if isinstance(event, Statement):
         summary = _ENCODER.encode(statement_summary(event))
         return [

@@ -30,15 +30,23 @@ import functools
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 import msgspec
 
 from pms_stream.framing import frame_message
+from pms_stream.statements import fastblock
 from pms_stream.statements.assembler import Assembler, Origin
-from pms_stream.statements.model import Event, RejectedEvent, RerouteRequestEvent, Source
+from pms_stream.statements.model import (
+    Event,
+    RejectedEvent,
+    RerouteRequestEvent,
+    Source,
+    Statement,
+)
 from pms_stream.statements.stats import RecordStats
 from pms_stream.stream.message_records import whole_records
 from pms_stream.stream.outputs import Output, to_outputs
@@ -181,6 +189,9 @@ def key_hash(key: bytes | None) -> str:
     return hashlib.blake2b(key, digest_size=8).hexdigest()
 
 
+_B, _Q, _Y = b"BQY"  # first bytes of the records the fast path looks at
+_STATEMENT: Final = msgspec.json.Decoder(Statement)
+
 # Hashed only to order stream keys of equal activity when too many are open (as before).
 _key_hash = functools.lru_cache(maxsize=4096)(key_hash)
 
@@ -207,8 +218,10 @@ class PartitionTask:
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         requests: RequestHandler | None = None,
         key_secret: bytes | None = None,
+        fast: bool = True,
     ) -> None:
         self.topic = topic
+        self._fast = fast  # whole MS blocks through the fast path (False: the assembler alone)
         self._key_secret = key_secret  # outputs.statement_key: SSN-shaped importers keyed by HMAC
         self._requests = requests
         self.partition = partition
@@ -225,6 +238,7 @@ class PartitionTask:
         self._replay_starts: dict[bytes | None, int] = {}
         self._stats: dict[tuple[str, str], int] = {}  # records seen, handed over by take_stats
         self._spare: Assembler | None = None  # of a stream key closed since: no state
+        self._fast_counts: dict[bytes, int] = {}  # records of fast blocks, by record type
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -316,7 +330,7 @@ class PartitionTask:
         if self._replay is not None and self._next >= self._replay.emitted_through:
             self._replay = None
 
-    def _feed(self, stream: _Stream, msg: InputMessage) -> list[Event]:
+    def _feed(self, stream: _Stream, msg: InputMessage) -> Sequence[Event | bytes]:
         value = msg.value
         if value is None:
             return [self._message_reject(msg, "message has no value (a tombstone)")]
@@ -335,7 +349,9 @@ class PartitionTask:
         if records is not None:
             if len(records) == 1:  # the usual message: one record, no list to join
                 return assembler.feed(records[0], origin)
-            events: list[Event] = []
+            if self._fast:
+                return self._feed_blocks(assembler, records, origin)
+            events: list[Event | bytes] = []
             for raw in records:
                 done = assembler.feed(raw, origin)
                 if done:
@@ -348,6 +364,62 @@ class PartitionTask:
             else:
                 events += assembler.feed_fragment(piece.raw, origin, piece.problem)
         return events
+
+    def _feed_blocks(
+        self, assembler: Assembler, records: list[bytes], origin: Origin
+    ) -> list[Event | bytes]:
+        """The records of one message, whole MS blocks (B ... Y, from a B that opens nothing
+        else) through `fastblock.statement_line` where it is sure of the statement: its JSON
+        line (bytes) stands for the `Statement` the assembler would have made, and the
+        assembler's state is what the block would have left (nothing open). Declined blocks,
+        and a block the message does not end, go to the assembler in their order."""
+        out: list[Event | bytes] = []
+        held: list[bytes] | None = None
+        limit = self.limits.max_records_per_statement  # a longer block is rejected whole
+        for raw in records:
+            if held is not None:
+                held.append(raw)
+                kind = raw[0]
+                if kind == _Q and len(held) < limit:
+                    continue
+                if kind == _Y:
+                    source = Source(
+                        topic=self.topic,
+                        partition=self.partition,
+                        first_offset=origin.offset,
+                        last_offset=origin.offset,
+                    )
+                    line = fastblock.statement_line(held, source, assembler.process_date)
+                    if line is not None:
+                        out.append(line)
+                        self._count_block(held)
+                        held = None
+                        continue
+                for r in held:
+                    done = assembler.feed(r, origin)
+                    if done:
+                        out += done
+                held = None
+            elif raw[0] == _B and not assembler.open_statement:
+                held = [raw]
+            else:
+                done = assembler.feed(raw, origin)
+                if done:
+                    out += done
+        for r in held or ():  # the block goes on in the next message: the assembler holds it
+            done = assembler.feed(r, origin)
+            if done:
+                out += done
+        return out
+
+    def _count_block(self, block: list[bytes]) -> None:
+        """Count a block taken by the fast path as the assembler counts records it accepts."""
+        counts = self._fast_counts
+        counts[b"B"] = counts.get(b"B", 0) + 1
+        counts[b"Y"] = counts.get(b"Y", 0) + 1
+        for i in range(1, len(block) - 1):
+            tag = block[i][:2]
+            counts[tag] = counts.get(tag, 0) + 1
 
     def skip(self, first: int, last: int, reason: str, raw: bytes) -> list[Output]:
         """Messages `first`..`last` cannot be read (an undecodable record batch): one dead letter
@@ -440,15 +512,27 @@ class PartitionTask:
             self._collect_stats(stream.assembler)
         if self._spare is not None:
             self._collect_stats(self._spare)
+        for tag, count in self._fast_counts.items():
+            key = (tag.decode(), "accepted")
+            self._stats[key] = self._stats.get(key, 0) + count
+        self._fast_counts = {}
         stats, self._stats = RecordStats(self._stats), {}
         return stats
 
     def _outputs(
-        self, events: list[Event], key: bytes | None, offset: int, why: str | None = None
+        self,
+        events: Sequence[Event | bytes],
+        key: bytes | None,
+        offset: int,
+        why: str | None = None,
     ) -> list[Output]:
         outputs: list[Output] = []
         source = f"{self.topic}:{self.partition}:{offset}"
         for index, event in enumerate(events):
+            if isinstance(event, bytes):  # a statement's JSON line, by the fast path
+                statement = _STATEMENT.decode(event)  # what metrics, stores and summary read
+                outputs += to_outputs(statement, key, source, self._key_secret, event[:-1])
+                continue
             if isinstance(event, RerouteRequestEvent) and self._requests is not None:
                 outputs += self._requests(event, f"{source}:{index}", key)
                 continue

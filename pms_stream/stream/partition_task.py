@@ -20,8 +20,15 @@ A stream key is (partition, message key): records of one transmission arrive in 
 partition with one key. Idle stream keys are flushed after the idle timeout (complete bare
 statements are emitted, anything else open is rejected with its raw records).
 
-Pure: no asyncio, no aiokafka. Flow: consumer -> **partition task** (framing -> assembler)
--> outputs -> transactional producer.
+Per message: its records are cut once (`message_records.whole_records`, or `frame_message` when
+framing has something to reject); in a message of several records, each whole MS block (B ...
+Y) from a B that finds nothing open but a transmission goes to `fastblock.statement_line`,
+which writes the statement's JSON line or declines, and then the assembler takes the block as
+always (docs/performance.md, "The fast path in the partition task"). The assembler's state
+after a block is the same either way, so checkpoints and replay do not depend on the fast path.
+
+Pure: no asyncio, no aiokafka. Flow: consumer -> **partition task** (framing -> fast block |
+assembler) -> outputs -> transactional producer.
 """
 
 from __future__ import annotations

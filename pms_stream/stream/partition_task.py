@@ -37,6 +37,7 @@ import functools
 import hashlib
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -245,7 +246,7 @@ class PartitionTask:
         self._replay_starts: dict[bytes | None, int] = {}
         self._stats: dict[tuple[str, str], int] = {}  # records seen, handed over by take_stats
         self._spare: Assembler | None = None  # of a stream key closed since: no state
-        self._fast_counts: dict[bytes, int] = {}  # records of fast blocks, by record type
+        self._fast_counts: Counter[bytes] = Counter()  # records of fast blocks, by 2 bytes
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -420,13 +421,10 @@ class PartitionTask:
         return out
 
     def _count_block(self, block: list[bytes]) -> None:
-        """Count a block taken by the fast path as the assembler counts records it accepts."""
-        counts = self._fast_counts
-        counts[b"B"] = counts.get(b"B", 0) + 1
-        counts[b"Y"] = counts.get(b"Y", 0) + 1
-        for i in range(1, len(block) - 1):
-            tag = block[i][:2]
-            counts[tag] = counts.get(tag, 0) + 1
+        """Count a block taken by the fast path as the assembler counts records it accepts:
+        by the first two bytes of each record (B and Y records are told apart by their first,
+        in `take_stats`)."""
+        self._fast_counts.update([raw[:2] for raw in block])
 
     def skip(self, first: int, last: int, reason: str, raw: bytes) -> list[Output]:
         """Messages `first`..`last` cannot be read (an undecodable record batch): one dead letter
@@ -519,10 +517,11 @@ class PartitionTask:
             self._collect_stats(stream.assembler)
         if self._spare is not None:
             self._collect_stats(self._spare)
-        for tag, count in self._fast_counts.items():
+        for start, count in self._fast_counts.items():
+            tag = start[:1] if start[:1] in (b"B", b"Y") else start  # Q1 ... Q7, QA, QE, QJ
             key = (tag.decode(), "accepted")
             self._stats[key] = self._stats.get(key, 0) + count
-        self._fast_counts = {}
+        self._fast_counts.clear()
         stats, self._stats = RecordStats(self._stats), {}
         return stats
 

@@ -199,7 +199,7 @@ class Assembler:
 
     @property
     def process_date(self) -> date | None:
-        """The open transmission's date (its A record's): a statement's `process_date`."""
+        """The open A record's transmission date: the `process_date` of a statement built now."""
         return self._batch.transmission_date if self._batch is not None else None
 
     # ---- dispatch ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """CPU per record of the Kafka partition task's core (`PartitionTask.process`), no Kafka.
 
     .venv/bin/python bench/bench_partition_task.py [--records N] [--packs 1,100] [--repeat R]
-        [--before REF] [--json]
+        [--before REF] [--json] [--once none|before|off|on]
 
 The input is a clean generated file (block framing, `--records` records, default 30,000) cut
 into messages as `pms-stream send` cuts it (`pms_stream.packing.messages`, keyed by filer,
@@ -23,6 +23,10 @@ collection on, as in the service). Reported: best and median CPU µs per record,
 against the first row's. Every row must give the same outputs (sink, key, value, headers) as
 the first, or the benchmark fails. The load average (`/proc/loadavg`, as `uptime` shows it) is
 printed before and after: compare ratios within one run.
+
+`--once ROW` (none, before, off, on) makes the input and runs that row once on the first pack,
+untimed: under `valgrind --tool=callgrind` a row's instructions less those of `--once none`
+are its instructions, which a busy machine does not disturb (bench/README.md).
 """
 
 from __future__ import annotations
@@ -112,31 +116,50 @@ def _same(a: list[Output], b: list[Output]) -> bool:
     ]
 
 
-def measure(records: int, packs: Sequence[int], repeat: int, before: str, seed: int) -> list[Row]:
+Variant = tuple[str, Any, Callable[[], Task]]  # name, module, a new task
+
+
+def variants(before: str) -> list[Variant]:
     old = before_module(before) if before else None
     here = partition_task
-    variants: list[tuple[str, Any, Callable[[], Task]]] = []
+    found: list[Variant] = []
     if old is not None:
-        variants.append((f"before ({before})", old, lambda: old.PartitionTask("in", 0)))
-    variants += [
+        found.append((f"before ({before})", old, lambda: old.PartitionTask("in", 0)))
+    found += [
         ("fast path off", here, lambda: here.PartitionTask("in", 0, fast=False)),
         ("fast path on", here, lambda: here.PartitionTask("in", 0)),
     ]
+    return found
+
+
+def once(row: str, records: int, pack: int, before: str, seed: int) -> None:
+    """Make the input and run the row named `row` ("before", "off", "on") once, or none
+    ("none"): under `valgrind --tool=callgrind`, a row's instructions are its run's less those
+    of "none" (bench/README.md)."""
+    chosen = {"before": "before", "off": "fast path off", "on": "fast path on"}.get(row)
+    _, msgs = input_messages(records, pack, seed)
+    for name, module, make in variants(before):
+        if chosen is not None and name.startswith(chosen):
+            run_once(make, module, msgs)
+
+
+def measure(records: int, packs: Sequence[int], repeat: int, before: str, seed: int) -> list[Row]:
+    rows_of = variants(before)
     rows: list[Row] = []
     for pack in packs:
         count, msgs = input_messages(records, pack, seed)
-        reference = run_once(variants[0][2], variants[0][1], msgs)  # untimed: warm caches
-        for name, module, make in variants[1:]:
+        reference = run_once(rows_of[0][2], rows_of[0][1], msgs)  # untimed: warm caches
+        for name, module, make in rows_of[1:]:
             if not _same(run_once(make, module, msgs), reference):
-                raise SystemExit(f"pack {pack}: {name} gives other outputs than {variants[0][0]}")
-        times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+                raise SystemExit(f"pack {pack}: {name} gives other outputs than {rows_of[0][0]}")
+        times: dict[str, list[float]] = {name: [] for name, _, _ in rows_of}
         for _ in range(repeat):
-            for name, module, make in variants:
+            for name, module, make in rows_of:
                 start = time.process_time()
                 run_once(make, module, msgs)
                 times[name].append(time.process_time() - start)
-        first = min(times[variants[0][0]])
-        for name, _, _ in variants:
+        first = min(times[rows_of[0][0]])
+        for name, _, _ in rows_of:
             best = min(times[name])
             rows.append(
                 Row(
@@ -168,8 +191,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--before", default="main", help="git revision of the 'before' row")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--once",
+        choices=("none", "before", "off", "on"),
+        help="run one row once on the first pack, untimed (for callgrind), or only make the input",
+    )
     args = parser.parse_args(argv)
     packs = [int(p) for p in args.packs.split(",") if p]
+    if args.once:
+        once(args.once, args.records, packs[0], args.before, args.seed)
+        return 0
     load_before = load_average()
     rows = measure(args.records, packs, args.repeat, args.before, args.seed)
     report = {

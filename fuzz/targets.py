@@ -31,7 +31,9 @@ partition
     next message. Limits are small (3 open keys, 1,200-byte messages, 40 records per
     statement). The outputs committed by a run that crashes at each `@c` (and at one more point
     chosen by a hash) and restores from its last committed checkpoint equal an uninterrupted
-    run's, as in tests/service/test_partition_task.py::test_crash_anywhere_restores_exactly_once.
+    run's, as in tests/service/test_partition_task.py::test_crash_anywhere_restores_exactly_once;
+    and the uninterrupted run's outputs are the same with the fast path for whole blocks of a
+    message off (`PartitionTask(fast=False)`, the assembler alone).
 """
 
 from __future__ import annotations
@@ -504,9 +506,15 @@ def _times(steps: list[_Step]) -> list[float]:
     return times
 
 
-def _task(clock: _Clock, checkpoint: Checkpoint | None = None) -> PartitionTask:
+def _task(clock: _Clock, checkpoint: Checkpoint | None = None, fast: bool = True) -> PartitionTask:
     return PartitionTask(
-        "in", 0, checkpoint=checkpoint, limits=_LIMITS, clock=clock, wall_clock=lambda: _NOW
+        "in",
+        0,
+        checkpoint=checkpoint,
+        limits=_LIMITS,
+        clock=clock,
+        wall_clock=lambda: _NOW,
+        fast=fast,
     )
 
 
@@ -514,9 +522,9 @@ def _values(outputs: list[Output]) -> list[tuple[str, bytes | None, bytes]]:
     return [(o.sink.value, o.key, o.value) for o in outputs]
 
 
-def _uninterrupted(steps: list[_Step], times: list[float]) -> list[Output]:
+def _uninterrupted(steps: list[_Step], times: list[float], fast: bool = True) -> list[Output]:
     clock = _Clock()
-    t = _task(clock)
+    t = _task(clock, fast=fast)
     out: list[Output] = []
     for step, now in zip(steps, times, strict=True):
         clock.now = now
@@ -583,6 +591,8 @@ def partition(data: bytes) -> None:
     expected = _uninterrupted(steps, times)
     for o in expected:
         msgspec.json.decode(o.value)  # every output value is JSON
+    if _values(_uninterrupted(steps, times, fast=False)) != _values(expected):
+        _fail("partition.fast_path", "outputs with the fast path differ from the assembler's")
     got = _crashing(steps, times, rng.randint(1, 6), rng.randrange(1 << 16))
     if _values(got) != _values(expected):
         _fail("partition.exactly_once", "outputs after crashes differ from an uninterrupted run")

@@ -169,14 +169,19 @@ def statement_summary(statement: Statement) -> bytes:
 
 
 def to_outputs(
-    event: Event, input_key: bytes | None, source: str, key_secret: bytes | None = None
+    event: Event,
+    input_key: bytes | None,
+    source: str,
+    key_secret: bytes | None = None,
+    encoded: bytes | None = None,
 ) -> list[Output]:
     """The messages for one event. `source` ("topic:partition:offset") goes in a header;
-    `key_secret` is `statement_key`'s."""
+    `key_secret` is `statement_key`'s; `encoded`, when given, is the event's JSON already
+    written (the fast path's statement line, without its line end)."""
     kind = event.__struct_config__.tag
     assert isinstance(kind, str)
     headers = (("pms-type", kind.encode()), ("pms-source", source.encode()))
-    value = _ENCODER.encode(event)
+    value = _ENCODER.encode(event) if encoded is None else encoded
     if isinstance(event, Statement):  # its summary: with_summaries, when published
         return [Output(Sink.STATEMENTS, statement_key(event, key_secret), value, headers, event)]
     if isinstance(event, RerouteRequestEvent | RerouteAckEvent):

@@ -20,8 +20,15 @@ A stream key is (partition, message key): records of one transmission arrive in 
 partition with one key. Idle stream keys are flushed after the idle timeout (complete bare
 statements are emitted, anything else open is rejected with its raw records).
 
-Pure: no asyncio, no aiokafka. Flow: consumer -> **partition task** (framing -> assembler)
--> outputs -> transactional producer.
+Per message: its records are cut once (`message_records.whole_records`, or `frame_message` when
+framing has something to reject); in a message of several records, each whole MS block (B ...
+Y) from a B that finds nothing open but a transmission goes to `fastblock.statement_line`,
+which writes the statement's JSON line or declines, and then the assembler takes the block as
+always (docs/performance.md, "The fast path in the partition task"). The assembler's state
+after a block is the same either way, so checkpoints and replay do not depend on the fast path.
+
+Pure: no asyncio, no aiokafka. Flow: consumer -> **partition task** (framing -> fast block |
+assembler) -> outputs -> transactional producer.
 """
 
 from __future__ import annotations
@@ -30,16 +37,26 @@ import functools
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 import msgspec
 
 from pms_stream.framing import frame_message
+from pms_stream.statements import fastblock
 from pms_stream.statements.assembler import Assembler, Origin
-from pms_stream.statements.model import Event, RejectedEvent, RerouteRequestEvent, Source
+from pms_stream.statements.model import (
+    Event,
+    RejectedEvent,
+    RerouteRequestEvent,
+    Source,
+    Statement,
+)
 from pms_stream.statements.stats import RecordStats
+from pms_stream.stream.message_records import whole_records
 from pms_stream.stream.outputs import Output, to_outputs
 
 __all__ = [
@@ -180,7 +197,10 @@ def key_hash(key: bytes | None) -> str:
     return hashlib.blake2b(key, digest_size=8).hexdigest()
 
 
-# The stream keys of a partition are few (filers) and repeat in every message: hashed once.
+_B, _Q, _Y = b"BQY"  # first bytes of the records the fast path looks at
+_STATEMENT: Final = msgspec.json.Decoder(Statement)
+
+# Hashed only to order stream keys of equal activity when too many are open (as before).
 _key_hash = functools.lru_cache(maxsize=4096)(key_hash)
 
 
@@ -206,23 +226,27 @@ class PartitionTask:
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         requests: RequestHandler | None = None,
         key_secret: bytes | None = None,
+        fast: bool = True,
     ) -> None:
         self.topic = topic
+        self._fast = fast  # whole MS blocks through the fast path (False: the assembler alone)
         self._key_secret = key_secret  # outputs.statement_key: SSN-shaped importers keyed by HMAC
         self._requests = requests
         self.partition = partition
         self.limits = limits or Limits()
         self._clock = clock
         self._wall_clock = wall_clock
-        self._streams: dict[str, _Stream] = {}
+        self._streams: dict[bytes | None, _Stream] = {}  # by message key
         self._replay = (
             checkpoint if checkpoint and checkpoint.emitted_through > checkpoint.offset else None
         )
         self._next = checkpoint.offset if checkpoint else None
         # while replaying: the opening offsets not met yet, and the keys met at one of them
         self._replay_opens = set(self._replay.opened_at) if self._replay else set()
-        self._replay_starts: dict[str, int] = {}
+        self._replay_starts: dict[bytes | None, int] = {}
         self._stats: dict[tuple[str, str], int] = {}  # records seen, handed over by take_stats
+        self._spare: Assembler | None = None  # of a stream key closed since: no state
+        self._fast_counts: Counter[bytes] = Counter()  # records of fast blocks, by 2 bytes
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -256,53 +280,65 @@ class PartitionTask:
 
     def process(self, msg: InputMessage) -> list[Output]:
         """Feed one message; returns the outputs to publish (none while replaying)."""
-        if self._next is not None and msg.offset < self._next and self._replay is None:
-            return []  # already processed (a re-delivery after a seek)
+        offset, key = msg.offset, msg.key
         replay = self._replay
-        h = _key_hash(msg.key)
         suppress = False
-        if replay is not None and msg.offset < replay.emitted_through:
-            if msg.offset in self._replay_opens:  # this key was open, since this message
-                self._replay_starts[h] = msg.offset
-            start = self._replay_starts.get(h)
-            if start is None or msg.offset < start:
-                self._advance(msg.offset)
+        if replay is None:
+            if self._next is not None and offset < self._next:
+                return []  # already processed (a re-delivery after a seek)
+        elif offset < replay.emitted_through:
+            if offset in self._replay_opens:  # this key was open, since this message
+                self._replay_starts[key] = offset
+            start = self._replay_starts.get(key)
+            if start is None or offset < start:
+                self._advance(offset)
                 return []
             suppress = True
-        elif replay is not None:
+        else:
             self._replay = None
-        stream = self._streams.get(h)
+        stream = self._streams.get(key)
         if stream is None:
-            assembler = Assembler(
-                topic=self.topic,
-                partition=self.partition,
-                max_records=self.limits.max_records_per_statement,
-            )
-            stream = _Stream(assembler, msg.key)
-            self._streams[h] = stream
+            stream = _Stream(self._assembler(), key)
+            self._streams[key] = stream
         events = self._feed(stream, msg)
-        was_open = stream.open_since is not None
         if stream.assembler.has_open_state:
-            if not was_open:
-                stream.open_since = msg.offset
+            if stream.open_since is None:
+                stream.open_since = offset
         else:
             stream.open_since = None
         stream.last_active = self._clock()
-        self._collect_stats(stream.assembler)
-        self._advance(msg.offset)
-        outputs = [] if suppress else self._outputs(events, msg.key, msg.offset)
-        if not suppress:
+        self._advance(offset)
+        if suppress:
+            return []
+        outputs = self._outputs(events, key, offset) if events else []
+        if len(self._streams) > self.limits.max_open_keys:
             outputs += self._enforce_open_limit()
-        if stream.open_since is None and not suppress:
-            del self._streams[h]
+        if stream.open_since is None:
+            del self._streams[key]
+            if self._spare is None:  # no state left: the next new stream key takes it
+                self._spare = stream.assembler
+            else:
+                self._collect_stats(stream.assembler)
         return outputs
+
+    def _assembler(self) -> Assembler:
+        """An assembler without state: the spare one left by a closed stream key, or a new one.
+        (Its record counts stay in it until `take_stats`.)"""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            return spare
+        return Assembler(
+            topic=self.topic,
+            partition=self.partition,
+            max_records=self.limits.max_records_per_statement,
+        )
 
     def _advance(self, offset: int) -> None:
         self._next = offset + 1
         if self._replay is not None and self._next >= self._replay.emitted_through:
             self._replay = None
 
-    def _feed(self, stream: _Stream, msg: InputMessage) -> list[Event]:
+    def _feed(self, stream: _Stream, msg: InputMessage) -> Sequence[Event | bytes]:
         value = msg.value
         if value is None:
             return [self._message_reject(msg, "message has no value (a tombstone)")]
@@ -314,14 +350,81 @@ class PartitionTask:
                     f"{self.limits.max_message_bytes} bytes",
                 )
             ]
-        events: list[Event] = []
-        for piece in frame_message(value):
-            origin = Origin(offset=msg.offset, record=piece.record)
+        assembler = stream.assembler
+        # one origin per message: in a Kafka stream a record is named by its message's offset
+        origin = Origin(offset=msg.offset)
+        records = whole_records(value)
+        if records is not None:
+            if len(records) == 1:  # the usual message: one record, no list to join
+                return assembler.feed(records[0], origin)
+            if self._fast:
+                return self._feed_blocks(assembler, records, origin)
+            events: list[Event | bytes] = []
+            for raw in records:
+                done = assembler.feed(raw, origin)
+                if done:
+                    events += done
+            return events
+        events = []
+        for piece in frame_message(value):  # a framing problem: the framer says which
             if piece.problem is None:
-                events += stream.assembler.feed(piece.raw, origin)
+                events += assembler.feed(piece.raw, origin)
             else:
-                events += stream.assembler.feed_fragment(piece.raw, origin, piece.problem)
+                events += assembler.feed_fragment(piece.raw, origin, piece.problem)
         return events
+
+    def _feed_blocks(
+        self, assembler: Assembler, records: list[bytes], origin: Origin
+    ) -> list[Event | bytes]:
+        """The records of one message, whole MS blocks (B ... Y, from a B that opens nothing
+        else) through `fastblock.statement_line` where it is sure of the statement: its JSON
+        line (bytes) stands for the `Statement` the assembler would have made, and the
+        assembler's state is what the block would have left (nothing open). Declined blocks,
+        and a block the message does not end, go to the assembler in their order."""
+        out: list[Event | bytes] = []
+        held: list[bytes] | None = None
+        limit = self.limits.max_records_per_statement  # a longer block is rejected whole
+        for raw in records:
+            if held is not None:
+                held.append(raw)
+                kind = raw[0]
+                if kind == _Q and len(held) < limit:
+                    continue
+                if kind == _Y:
+                    source = Source(
+                        topic=self.topic,
+                        partition=self.partition,
+                        first_offset=origin.offset,
+                        last_offset=origin.offset,
+                    )
+                    line = fastblock.statement_line(held, source, assembler.process_date)
+                    if line is not None:
+                        out.append(line)
+                        self._count_block(held)
+                        held = None
+                        continue
+                for r in held:
+                    done = assembler.feed(r, origin)
+                    if done:
+                        out += done
+                held = None
+            elif raw[0] == _B and not assembler.open_statement:
+                held = [raw]
+            else:
+                done = assembler.feed(raw, origin)
+                if done:
+                    out += done
+        for r in held or ():  # the block goes on in the next message: the assembler holds it
+            done = assembler.feed(r, origin)
+            if done:
+                out += done
+        return out
+
+    def _count_block(self, block: list[bytes]) -> None:
+        """Count a block taken by the fast path as the assembler counts records it accepts:
+        by the first two bytes of each record (B and Y records are told apart by their first,
+        in `take_stats`)."""
+        self._fast_counts.update([raw[:2] for raw in block])
 
     def skip(self, first: int, last: int, reason: str, raw: bytes) -> list[Output]:
         """Messages `first`..`last` cannot be read (an undecodable record batch): one dead letter
@@ -367,36 +470,40 @@ class PartitionTask:
             return []
         now = self._clock()
         outputs: list[Output] = []
-        for h, stream in list(self._streams.items()):
+        for key, stream in list(self._streams.items()):
             if (
                 stream.open_since is not None
                 and now - stream.last_active >= self.limits.idle_timeout_s
             ):
-                outputs += self._flush(h, stream, "idle timeout")
+                outputs += self._flush(key, stream, "idle timeout")
         return outputs
 
     def flush_all(self) -> list[Output]:
         """Flush every stream key (offline use and tests; the service never flushes on stop)."""
         outputs: list[Output] = []
-        for h, stream in list(self._streams.items()):
-            outputs += self._flush(h, stream, "flush")
+        for key, stream in list(self._streams.items()):
+            outputs += self._flush(key, stream, "flush")
         return outputs
 
-    def _flush(self, h: str, stream: _Stream, why: str) -> list[Output]:
+    def _flush(self, key: bytes | None, stream: _Stream, why: str) -> list[Output]:
         events = stream.assembler.flush()
         self._collect_stats(stream.assembler)
-        del self._streams[h]
+        del self._streams[key]
         offset = stream.open_since if stream.open_since is not None else (self._next or 0)
         return self._outputs(events, stream.key, offset, why)
 
     def _enforce_open_limit(self) -> list[Output]:
-        if len(self._streams) <= self.limits.max_open_keys:
-            return []  # (every open stream key is in _streams): no sort per message
-        opened = [(s.last_active, h) for h, s in self._streams.items() if s.open_since is not None]
+        """Flush the least recently active stream keys past `max_open_keys` (called only when
+        there are more stream keys than that: no sort per message)."""
+        opened = [
+            (s.last_active, _key_hash(key), key)
+            for key, s in self._streams.items()
+            if s.open_since is not None
+        ]
         outputs: list[Output] = []
         excess = len(opened) - self.limits.max_open_keys
-        for _, h in sorted(opened)[: max(excess, 0)]:
-            outputs += self._flush(h, self._streams[h], "too many open stream keys")
+        for _, _, key in sorted(opened, key=lambda o: o[:2])[: max(excess, 0)]:
+            outputs += self._flush(key, self._streams[key], "too many open stream keys")
         return outputs
 
     def _collect_stats(self, assembler: Assembler) -> None:
@@ -404,16 +511,34 @@ class PartitionTask:
             self._stats[key] = self._stats.get(key, 0) + count
 
     def take_stats(self) -> RecordStats:
-        """The records its assemblers saw since the last call, by (record type, outcome)."""
+        """The records its assemblers saw since the last call, by (record type, outcome).
+        (Assemblers keep their counts until here: nothing is added up per message.)"""
+        for stream in self._streams.values():
+            self._collect_stats(stream.assembler)
+        if self._spare is not None:
+            self._collect_stats(self._spare)
+        for start, count in self._fast_counts.items():
+            tag = start[:1] if start[:1] in (b"B", b"Y") else start  # Q1 ... Q7, QA, QE, QJ
+            key = (tag.decode(), "accepted")
+            self._stats[key] = self._stats.get(key, 0) + count
+        self._fast_counts.clear()
         stats, self._stats = RecordStats(self._stats), {}
         return stats
 
     def _outputs(
-        self, events: list[Event], key: bytes | None, offset: int, why: str | None = None
+        self,
+        events: Sequence[Event | bytes],
+        key: bytes | None,
+        offset: int,
+        why: str | None = None,
     ) -> list[Output]:
         outputs: list[Output] = []
         source = f"{self.topic}:{self.partition}:{offset}"
         for index, event in enumerate(events):
+            if isinstance(event, bytes):  # a statement's JSON line, by the fast path
+                statement = _STATEMENT.decode(event)  # what metrics, stores and summary read
+                outputs += to_outputs(statement, key, source, self._key_secret, event[:-1])
+                continue
             if isinstance(event, RerouteRequestEvent) and self._requests is not None:
                 outputs += self._requests(event, f"{source}:{index}", key)
                 continue

@@ -1,0 +1,192 @@
+"""The partition task's fast path (whole MS blocks of a message through
+`fastblock.statement_line`) against the assembler alone (`PartitionTask(fast=False)`): the same
+outputs (sink, key, value bytes, headers, event), the same record counts and the same state
+(checkpoint, open stream keys) after every message, on generated input packed 1, 7 and 100
+records per message, on mutated input and on hand-made bad input (docs/performance.md, "The
+fast path in the partition task"). Each test also counts the statements the fast path wrote, so
+that an agreement never comes from declining everything.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fuzz.mutate import Mutator
+from pms_stream.generator import GenerateOptions, generate
+from pms_stream.packing import messages
+from pms_stream.statements.model import Event
+from pms_stream.stream.outputs import Output, Sink
+from pms_stream.stream.partition_task import InputMessage, PartitionTask
+from pms_testkit import records_by_hand as by_hand
+from tests.core import statements_by_hand as hand
+from tests.core import test_fastblock
+
+taken = test_fastblock.taken  # the fixture counting the statements the fast path wrote
+SECRET = b"statement-key-secret"
+FIXED = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+
+
+# what is compared of each output: sink, key, value, headers, event
+Seen = tuple[Sink, bytes | None, bytes, tuple[tuple[str, bytes], ...], Event | None]
+
+
+def _run(msgs: list[InputMessage], fast: bool) -> tuple[list[Seen], list[object]]:
+    """Outputs, and the task's state after each message, of one run."""
+    task = PartitionTask("in", 2, key_secret=SECRET, fast=fast, wall_clock=lambda: FIXED)
+    outputs: list[Output] = []
+    states: list[object] = []
+    for m in msgs:
+        outputs += task.process(m)
+        states.append((task.checkpoint(), task.open_streams))
+    stats = dict(task.take_stats())
+    outputs += task.flush_all()
+    states.append((stats, dict(task.take_stats())))
+    return [(o.sink, o.key, o.value, o.headers, o.event) for o in outputs], states
+
+
+def _both(msgs: list[InputMessage]) -> list[Seen]:
+    fast, fast_states = _run(msgs, True)
+    precise, precise_states = _run(msgs, False)
+    for n, (got, want) in enumerate(zip(fast, precise, strict=False)):
+        assert got == want, f"output {n} differs:\nfast:    {got!r}\nprecise: {want!r}"
+    assert len(fast) == len(precise)
+    assert fast_states == precise_states
+    return fast
+
+
+def _packed(
+    data: bytes, pack: int, key_by: str = "filer", concatenate: bool = False
+) -> list[InputMessage]:
+    packed = messages(io.BytesIO(data), pack, key_by, concatenate)
+    return [InputMessage(n, key, value) for n, (key, value) in enumerate(packed)]
+
+
+def _generated(options: GenerateOptions) -> bytes:
+    return b"\n".join(generate(options).records)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    pack=st.sampled_from([1, 7, 100]),
+    framing=st.sampled_from(["block", "block", "bare"]),
+    key_by=st.sampled_from(["filer", "transmission", "none"]),
+    concatenate=st.booleans(),
+    finals=st.sampled_from([0.0, 0.6, 1.0]),
+    deletions=st.sampled_from([0.0, 0.5]),
+    bad=st.integers(0, 4),
+    bad_inside=st.sampled_from([0.0, 0.5, 1.0]),
+    daily_max=st.integers(1, 8),
+)
+def test_generated_input_gives_the_same_outputs(  # noqa: PLR0917 - hypothesis arguments
+    seed: int,
+    pack: int,
+    framing: str,
+    key_by: str,
+    concatenate: bool,
+    finals: float,
+    deletions: float,
+    bad: int,
+    bad_inside: float,
+    daily_max: int,
+) -> None:
+    options = GenerateOptions(
+        statements=8,
+        seed=seed,
+        framing=framing,  # type: ignore[arg-type]
+        finals=finals,
+        deletions=deletions,
+        bad=bad,
+        bad_inside=bad_inside,
+        daily=(1, daily_max),
+    )
+    _both(_packed(_generated(options), pack, key_by, concatenate))
+
+
+@pytest.mark.parametrize("pack", [1, 7, 100])
+def test_clean_blocks_take_the_fast_path_when_a_message_holds_them(
+    pack: int, taken: list[int]
+) -> None:
+    """At 100 records a message most blocks are whole in one message; at 7 some are (a
+    statement of one daily statement is 6 to 9 records); at 1 none is."""
+    small = (1, 1) if pack == 7 else (1, 6)  # daily statements per statement
+    options = GenerateOptions(statements=60, seed=pack, finals=0.7, deletions=0.5, daily=small)
+    data = _generated(options)
+    out = _both(_packed(data, pack))
+    statements = sum(1 for o in out if o[0] is Sink.STATEMENTS)
+    assert statements == 60
+    if pack == 100:
+        assert taken[0] >= 40
+    elif pack == 7:
+        assert taken[0] >= 1
+    else:
+        assert taken[0] == 0
+
+
+def test_mutated_messages_give_the_same_outputs(taken: list[int]) -> None:
+    """The fuzzer's mutations of generated transmissions (then packed), and of the packed
+    messages themselves (bytes, records, lines changed inside a message)."""
+    seeds = [
+        _generated(GenerateOptions(statements=6, seed=s, line_end=end, deletions=0.5))  # type: ignore[arg-type]
+        for s, end in enumerate(("lf", "crlf", "none", "lf"))
+    ]
+    mutate = Mutator("framing", seeds, seed=20261201)
+    for n in range(150):
+        _both(_packed(mutate(), (1, 7, 100)[n % 3], concatenate=n % 4 == 0))
+    rng = random.Random(13)
+    clean = _packed(seeds[0], 100)
+    values = [m.value or b"" for m in clean]
+    for _ in range(100):
+        per_message = Mutator("framing", values, seed=rng.randrange(1 << 30))
+        changed = list(clean)
+        at = rng.randrange(len(changed))
+        changed[at] = InputMessage(at, changed[at].key, per_message())
+        _both(changed)
+    assert taken[0] > 300
+
+
+def _hand_variants() -> Iterator[list[str]]:
+    """The hand-made transmission, each record with one field-sized change, dropped, doubled;
+    and every hand-built record of `records_by_hand` put inside the first block."""
+    records = hand.TRANSMISSION
+    yield records
+    rng = random.Random(7)
+    for i, record in enumerate(records):
+        for _ in range(6):
+            at = rng.randrange(80)
+            changed = record[:at] + rng.choice(' 09AZaz"\\-*') + record[at + 1 :]
+            yield [*records[:i], changed, *records[i + 1 :]]
+        yield records[:i] + records[i + 1 :]
+        yield records[: i + 1] + records[i:]
+    for record in by_hand.ALL.values():
+        yield [*records[:5], record, *records[5:]]
+
+
+@pytest.mark.parametrize("pack", [7, 28])
+def test_hand_made_bad_input_gives_the_same_outputs(pack: int, taken: list[int]) -> None:
+    for records in _hand_variants():
+        data = "\n".join(records).encode()
+        _both(_packed(data, pack))
+        # two stream keys interleaved on the partition
+        a, b = _packed(data, pack), _packed(data, pack, key_by="none")
+        mixed = [m for pair in zip(a, b, strict=False) for m in pair]
+        _both([InputMessage(n, m.key, m.value) for n, m in enumerate(mixed)])
+    assert taken[0] > 100 or pack < len(hand.PRELIMINARY_BLOCK)
+
+
+def test_a_block_after_an_open_state_goes_to_the_assembler(taken: list[int]) -> None:
+    """A message that ends an open block and holds a whole one: the first through the
+    assembler, the second by the fast path."""
+    records = hand.TRANSMISSION
+    first = InputMessage(0, b"k", "\n".join(records[:5]).encode())
+    second = InputMessage(1, b"k", "\n".join(records[5:]).encode())
+    out = _both([first, second])
+    assert taken[0] == 1
+    assert sum(1 for o in out if o[0] is Sink.STATEMENTS) == 2

@@ -82,7 +82,7 @@ class Settings:
     # A partition's batches are published together (one transaction exactly once) once the
     # oldest is this old or they hold this many input records: transactions follow time.
     commit_interval_ms: int = 100
-    transaction_max_records: int = 50_000
+    transaction_max_records: int = 10_000
     producer_linger_ms: int = 5
     metrics_interval_s: float = 30.0
     stall_timeout_s: float = 60.0

@@ -114,20 +114,16 @@ def test_generated_input_gives_the_same_outputs(  # noqa: PLR0917 - hypothesis a
 def test_clean_blocks_take_the_fast_path_when_a_message_holds_them(
     pack: int, taken: list[int]
 ) -> None:
-    """At 100 records a message most blocks are whole in one message; at 7 some are (a
-    statement of one daily statement is 6 to 9 records); at 1 none is."""
+    """Blocks are held across the messages of their stream key: every clean block takes the
+    fast path, whether a message holds it whole (most at 100 records a message, some at 7) or
+    one record of it (at 1)."""
     small = (1, 1) if pack == 7 else (1, 6)  # daily statements per statement
     options = GenerateOptions(statements=60, seed=pack, finals=0.7, deletions=0.5, daily=small)
     data = _generated(options)
     out = _both(_packed(data, pack))
     statements = sum(1 for o in out if o[0] is Sink.STATEMENTS)
     assert statements == 60
-    if pack == 100:
-        assert taken[0] >= 40
-    elif pack == 7:
-        assert taken[0] >= 1
-    else:
-        assert taken[0] == 0
+    assert taken[0] >= 55
 
 
 def test_mutated_messages_give_the_same_outputs(taken: list[int]) -> None:
@@ -181,12 +177,12 @@ def test_hand_made_bad_input_gives_the_same_outputs(pack: int, taken: list[int])
     assert taken[0] > 100 or pack < len(hand.PRELIMINARY_BLOCK)
 
 
-def test_a_block_after_an_open_state_goes_to_the_assembler(taken: list[int]) -> None:
-    """A message that ends an open block and holds a whole one: the first through the
-    assembler, the second by the fast path."""
+def test_a_block_split_between_messages_takes_the_fast_path(taken: list[int]) -> None:
+    """A message that ends a block held since the message before and holds a whole one: both
+    by the fast path, the first with the source of its two messages."""
     records = hand.TRANSMISSION
     first = InputMessage(0, b"k", "\n".join(records[:5]).encode())
     second = InputMessage(1, b"k", "\n".join(records[5:]).encode())
     out = _both([first, second])
-    assert taken[0] == 1
+    assert taken[0] == 2
     assert sum(1 for o in out if o[0] is Sink.STATEMENTS) == 2

@@ -451,7 +451,8 @@ class PartitionTask:
                 tag = raw[:1] if raw[:1] == b"B" else raw[:2]
                 stats[tag.decode(), "accepted"] -= 1
             for key, count in stats.items():
-                self._stats[key] = self._stats.get(key, 0) + count
+                if count:
+                    self._stats[key] = self._stats.get(key, 0) + count
         return out
 
     def skip(self, first: int, last: int, reason: str, raw: bytes) -> list[Output]:

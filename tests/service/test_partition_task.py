@@ -190,7 +190,8 @@ def test_crash_anywhere_restores_exactly_once(  # noqa: PLR0917 - hypothesis arg
     fast: bool,
 ) -> None:
     """The committed outputs equal an uninterrupted run's of the assembler alone, with the fast
-    path (whole blocks of a message: packs of 12 and more) and without."""
+    path (blocks held across messages at every pack, a crash anywhere inside them) and
+    without."""
     msgs = messages(keys, pack)
     reference = task(fast=False)
     expected: list[Output] = []

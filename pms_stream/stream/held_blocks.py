@@ -4,15 +4,19 @@ The partition task's fast path (docs/performance.md, "The fast path in the parti
 holds the records of a block, from a B record that finds nothing open but a transmission, until
 its Y, where `fastblock.statement_line` writes the statement or declines. A block that spans
 messages must not change what is output at each message: the assembler alone would emit a
-reject at the message of a bad record, not at the block's end. So a record is held only when
-the assembler, fed the held records and then this one, would certainly emit nothing and keep
-the block open (`HeldBlock.takes`): the record is one the codec accepts (its own expression,
+reject at the message of a bad record, not at the block's end. So a block goes on being held
+past the end of a message only when the assembler, fed its records, would certainly have
+emitted nothing and hold the block open (`HeldBlock.quiet`, checking each record once): each
+record is one the codec accepts (its own expression,
 `catair.fastpath.record_pattern`, plus the checks the expression leaves to Python: dates,
 allowed values, QA/QE/QJ numbering), in an order the block expression accepts, with a Q5 only
 on a final statement. Anything else (and a block at `max_records_per_statement`) makes the
 task hand the held records to the assembler, each with the offset of its own message, at the
 message where the doubt arises: which is where the assembler alone would have spoken first.
-The check is conservative: a record it refuses may be one the assembler takes quietly; then
+Within one message nothing is checked per record: a block whose B and Y are in one message
+goes to `fastblock.statement_line`, whose block expression checks it whole; a block begun in
+an earlier message is checked record by record and ends in `matched_statement_line`. The check
+is conservative: a record it refuses may be one the assembler takes quietly; then
 the assembler takes the block, as always.
 
 While a key holds a block it has open state, as the assembler would after the B (the B is
@@ -51,6 +55,7 @@ _NEXT: Final[dict[bytes, frozenset[bytes]]] = {
     b"QJ": frozenset({b"QJ", b"Q7"}),
     b"Q7": frozenset({b"Q7"}),
 }
+_BEFORE_Y: Final = frozenset({b"Q4", b"QE", b"Q6", b"QJ", b"Q7"})
 _NUMBERED: Final = frozenset({b"QA", b"QE", b"QJ"})  # sequence 01, 02, ... (positions 3-4)
 _BLANK_DATE: Final = " " * 6
 
@@ -67,7 +72,7 @@ def _rule(record_type: str) -> tuple[_Match, tuple[tuple[int, int], ...]]:
     return re.compile(pattern, re.DOTALL).fullmatch, dates
 
 
-_RULES: Final = {t: _rule(t.decode()) for t in _NEXT}
+_RULES: Final = {t: _rule(t.decode()) for t in (*_NEXT, b"Y")}
 
 
 def _valid(record_type: bytes, text: str) -> bool:
@@ -84,48 +89,58 @@ def _valid(record_type: bytes, text: str) -> bool:
 
 class HeldBlock:
     """The records of one MS block held so far (B first), with the offset of each one's
-    message; `counted` of them were already counted as accepted (`PartitionTask.take_stats`)."""
+    message. `checked` of them are known to be taken quietly by the assembler (`quiet`);
+    `counted` of them were already counted as accepted (`PartitionTask.take_stats`)."""
 
-    __slots__ = ("_final", "_last", "_sequence", "counted", "offsets", "raws")
+    __slots__ = ("_final", "_last", "_sequence", "checked", "counted", "offsets", "raws")
 
-    def __init__(self, b: bytes, offset: int, final: bool) -> None:
+    def __init__(self, b: bytes, offset: int) -> None:
         self.raws = [b]
         self.offsets = [offset]
+        self.checked = 0
         self.counted = 0
-        self._final = final
-        self._last = b"B"
+        self._final = False
+        self._last = b""
         self._sequence = 0
 
-    @classmethod
-    def start(cls, raw: bytes, offset: int) -> HeldBlock | None:
-        """A held block from the B record `raw`, or None unless an assembler with no block or
-        statement open (a transmission may be) would open an MS block with it, quietly."""
+    def hold(self, raw: bytes, offset: int) -> None:
+        self.raws.append(raw)
+        self.offsets.append(offset)
+
+    def quiet(self) -> bool:
+        """Whether an assembler with no block or statement open (a transmission may be), fed
+        the held records, would certainly emit nothing and hold the block open (a held Y: would
+        end a block the block expression matches). Checks the records not checked yet; False
+        when that is not certain."""
+        raws = self.raws
+        while self.checked < len(raws):
+            if not self._takes(raws[self.checked]):
+                return False
+            self.checked += 1
+        return True
+
+    def _takes(self, raw: bytes) -> bool:
         try:
             text = raw.decode("ascii")
         except UnicodeDecodeError:
-            return None
-        status = text[B_STATUS[0]]
-        if (
-            text[B_APP[0] : B_APP[1]] != "MS"
-            or status not in ("P", "F")
-            or text[B_PREPARER[0]] not in (" ", "1")
-            or not _valid(b"B", text)
-        ):
-            return None
-        return cls(raw, offset, status == "F")
-
-    def takes(self, raw: bytes, offset: int) -> bool:
-        """Hold `raw` (not a Y) if the assembler, fed the held records and then it, would emit
-        nothing and keep the block open; False (nothing held) when that is not certain."""
-        tag = raw[:2]
+            return False
+        if not self.checked:  # the B
+            status = text[B_STATUS[0]]
+            self._final = status == "F"
+            self._last = b"B"
+            return (
+                text[B_APP[0] : B_APP[1]] == "MS"
+                and status in ("P", "F")
+                and text[B_PREPARER[0]] in (" ", "1")
+                and _valid(b"B", text)
+            )
+        tag = raw[:1] if raw[:1] == b"Y" else raw[:2]
+        if tag == b"Y":
+            return self._last in _BEFORE_Y and _valid(b"Y", text)
         if tag not in _NEXT[self._last]:
             return False
         if tag == b"Q5" and not self._final:
             return False  # a Q5 on a preliminary statement is rejected
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
-            return False
         if not _valid(tag, text):
             return False
         if tag in _NUMBERED:
@@ -134,6 +149,4 @@ class HeldBlock:
                 return False
             self._sequence = number
         self._last = tag
-        self.raws.append(raw)
-        self.offsets.append(offset)
         return True

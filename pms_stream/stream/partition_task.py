@@ -200,7 +200,7 @@ def key_hash(key: bytes | None) -> str:
     return hashlib.blake2b(key, digest_size=8).hexdigest()
 
 
-_B, _Y = b"BY"  # first bytes of the records the fast path looks at
+_B, _Q, _Y = b"BQY"  # first bytes of the records the fast path looks at
 _STATEMENT: Final = msgspec.json.Decoder(Statement)
 
 # Hashed only to order stream keys of equal activity when too many are open (as before).
@@ -383,11 +383,14 @@ class PartitionTask:
         self, stream: _Stream, records: list[bytes], origin: Origin
     ) -> list[Event | bytes]:
         """The records of one message through the fast path: an MS block from a B that opens
-        nothing else is held (stream/held_blocks.py), in this message and the next ones, while
-        the assembler would take its records quietly; at its Y, `fastblock.statement_line`
-        writes the statement's JSON line (bytes, standing for the `Statement` the assembler
-        would have made; the assembler is left as the block would have left it: nothing open).
-        Anything else goes to the assembler, the held records first (`_hand_over`)."""
+        nothing else is held, in this message and the next ones; at a message's end the held
+        records must be ones the assembler would take quietly (`HeldBlock.quiet`), or they go
+        to it then. At its Y, `fastblock.statement_line` (a block within one message: its
+        expression checks the records) or `matched_statement_line` (a block checked record by
+        record) writes the statement's JSON line (bytes, standing for the `Statement` the
+        assembler would have made; the assembler is left as the block would have left it:
+        nothing open). Anything else goes to the assembler, the held records first
+        (`_hand_over`), each with its own message's offset."""
         out: list[Event | bytes] = []
         assembler = stream.assembler
         held = stream.held
@@ -396,16 +399,26 @@ class PartitionTask:
         limit = self.limits.max_records_per_statement  # a longer block is rejected whole
         for raw in records:
             if held is not None:
-                if raw[0] == _Y:
-                    held.raws.append(raw)
-                    held.offsets.append(offset)
+                kind = raw[0]
+                if kind == _Y:
+                    held.hold(raw, offset)
                     source = Source(
                         topic=self.topic,
                         partition=self.partition,
                         first_offset=held.offsets[0],  # the B's message, as the assembler says
                         last_offset=offset,
                     )
-                    line = fastblock.statement_line(held.raws, source, assembler.process_date)
+                    line = (
+                        (
+                            fastblock.matched_statement_line(
+                                held.raws, source, assembler.process_date
+                            )
+                            if held.quiet()
+                            else None
+                        )
+                        if held.checked  # begun in an earlier message: its records checked
+                        else fastblock.statement_line(held.raws, source, assembler.process_date)
+                    )
                     if line is not None:
                         out.append(line)
                         self._fast_counts.update([r[:2] for r in held.raws[held.counted :]])
@@ -414,17 +427,19 @@ class PartitionTask:
                         out += self._hand_over(stream)
                         held = None
                     continue
-                if len(held.raws) < limit and held.takes(raw, offset):
+                if kind == _Q and len(held.raws) < limit:
+                    held.hold(raw, offset)
                     continue
                 out += self._hand_over(stream)
                 held = None
             elif raw[0] == _B and not assembler.open_statement:
-                held = stream.held = HeldBlock.start(raw, offset)
-                if held is not None:
-                    continue
+                held = stream.held = HeldBlock(raw, offset)
+                continue
             done = assembler.feed(raw, origin)
             if done:
                 out += done
+        if held is not None and not held.quiet():  # the assembler would have spoken by now
+            out += self._hand_over(stream)
         return out
 
     def _hand_over(self, stream: _Stream) -> list[Event]:

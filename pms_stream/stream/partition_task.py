@@ -408,17 +408,12 @@ class PartitionTask:
                         first_offset=held.offsets[0],  # the B's message, as the assembler says
                         last_offset=offset,
                     )
-                    line = (
-                        (
-                            fastblock.matched_statement_line(
-                                held.raws, source, assembler.process_date
-                            )
-                            if held.quiet()
-                            else None
-                        )
-                        if held.checked  # begun in an earlier message: its records checked
-                        else fastblock.statement_line(held.raws, source, assembler.process_date)
-                    )
+                    day = assembler.process_date
+                    line = None
+                    if not held.checked:  # begun in this message: its expression checks it
+                        line = fastblock.statement_line(held.raws, source, day)
+                    elif held.quiet():  # begun before: checked record by record
+                        line = fastblock.matched_statement_line(held.raws, source, day)
                     if line is not None:
                         out.append(line)
                         self._fast_counts.update([r[:2] for r in held.raws[held.counted :]])

@@ -231,9 +231,13 @@ class PartitionTask:
         requests: RequestHandler | None = None,
         key_secret: bytes | None = None,
         fast: bool = True,
+        hold_single: bool = False,
     ) -> None:
         self.topic = topic
-        self._fast = fast  # whole MS blocks through the fast path (False: the assembler alone)
+        self._fast = fast  # MS blocks through the fast path (False: the assembler alone)
+        # a block may begin in a message of one record too (docs/performance.md: at one record
+        # a message the checks cost more than the fast path saves, so not by default)
+        self._hold_single = hold_single
         self._key_secret = key_secret  # outputs.statement_key: SSN-shaped importers keyed by HMAC
         self._requests = requests
         self.partition = partition
@@ -359,7 +363,7 @@ class PartitionTask:
         origin = Origin(offset=msg.offset)
         records = whole_records(value)
         if records is not None:
-            if self._fast:
+            if self._fast and (len(records) > 1 or self._hold_single or stream.held is not None):
                 return self._feed_blocks(stream, records, origin)
             if len(records) == 1:  # the usual message: one record, no list to join
                 return assembler.feed(records[0], origin)

@@ -19,9 +19,10 @@ an earlier message is checked record by record and ends in `matched_statement_li
 is conservative: a record it refuses may be one the assembler takes quietly; then
 the assembler takes the block, as always.
 
-While a key holds a block it has open state, as the assembler would after the B (the B is
-held only when the assembler would open a block with it), so checkpoints, `open_since` and the
-replay after a crash are the same with the fast path on and off (docs/exactly-once.md).
+While a key holds a block at a message's end it has open state, as the assembler would after
+the B (the block is still held only when the assembler would hold it open), so checkpoints,
+`open_since` and the replay after a crash are the same with the fast path on and off
+(docs/exactly-once.md).
 
 Flow: partition task (framing -> **held block** -> fastblock | assembler) -> outputs.
 """

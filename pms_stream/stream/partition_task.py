@@ -235,9 +235,7 @@ class PartitionTask:
     ) -> None:
         self.topic = topic
         self._fast = fast  # MS blocks through the fast path (False: the assembler alone)
-        # a block may begin in a message of one record too (docs/performance.md: at one record
-        # a message the checks cost more than the fast path saves, so not by default)
-        self._hold_single = hold_single
+        self._hold_single = hold_single  # held from one-record messages too (docs/performance.md)
         self._key_secret = key_secret  # outputs.statement_key: SSN-shaped importers keyed by HMAC
         self._requests = requests
         self.partition = partition
@@ -463,9 +461,10 @@ class PartitionTask:
             stats = dict(assembler.take_stats())
             for raw in held.raws[: held.counted]:
                 tag = raw[:1] if raw[:1] == b"B" else raw[:2]
-                stats[tag.decode(), "accepted"] -= 1
+                key = (tag.decode(), "accepted")  # quiet records: the assembler accepted them
+                stats[key] = stats.get(key, 0) - 1
             for key, count in stats.items():
-                if count:
+                if count > 0:
                     self._stats[key] = self._stats.get(key, 0) + count
         return out
 

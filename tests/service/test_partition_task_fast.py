@@ -1,9 +1,9 @@
-"""The partition task's fast path (whole MS blocks of a message through
-`fastblock.statement_line`) against the assembler alone (`PartitionTask(fast=False)`): the same
-outputs (sink, key, value bytes, headers, event), the same record counts and the same state
-(checkpoint, open stream keys) after every message, on generated input packed 1, 7 and 100
-records per message, on mutated input and on hand-made bad input (docs/performance.md, "The
-fast path in the partition task"). Each test also counts the statements the fast path wrote, so
+"""The partition task's fast path (MS blocks held across the messages of their stream key, then
+`fastblock.statement_line`; by default and with `hold_single`) against the assembler alone
+(`PartitionTask(fast=False)`): the same outputs (sink, key, value bytes, headers, event), the
+same record counts and the same state (checkpoint, open stream keys) after every message, on
+generated input packed 1, 7 and 100 records per message, on mutated input and on hand-made bad
+input (docs/performance.md, "The fast path in the partition task"). Each test also counts the statements the fast path wrote, so
 that an agreement never comes from declining everything.
 """
 

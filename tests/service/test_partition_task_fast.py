@@ -3,8 +3,8 @@
 (`PartitionTask(fast=False)`): the same outputs (sink, key, value bytes, headers, event), the
 same record counts and the same state (checkpoint, open stream keys) after every message, on
 generated input packed 1, 7 and 100 records per message, on mutated input and on hand-made bad
-input (docs/performance.md, "The fast path in the partition task"). Each test also counts the statements the fast path wrote, so
-that an agreement never comes from declining everything.
+input (docs/performance.md, "The fast path in the partition task"). Each test also counts the
+statements the fast path wrote, so that an agreement never comes from declining everything.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """CPU per record of the Kafka partition task's core (`PartitionTask.process`), no Kafka.
 
     .venv/bin/python bench/bench_partition_task.py [--records N] [--packs 1,100] [--repeat R]
-        [--before REF] [--json] [--once none|before|off|on]
+        [--before REF] [--json] [--once none|before|off|on|held]
 
 The input is a clean generated file (block framing, `--records` records, default 30,000) cut
 into messages as `pms-stream send` cuts it (`pms_stream.packing.messages`, keyed by filer,
@@ -16,7 +16,9 @@ Rows, per pack:
   tree's): the partition task before this change, in the same run;
 - `fast path off`: this tree's task with `PartitionTask(fast=False)`: every record through the
   assembler (the precise path the fast one is held to);
-- `fast path on`: this tree's task as the service runs it.
+- `fast path on`: this tree's task as the service runs it;
+- `held from one record`: `PartitionTask(hold_single=True)`: blocks also begin to be held in a
+  message of one record (at pack 1 every block takes the fast path, held across messages).
 Each row runs once untimed, then `--repeat` times (default 5), interleaved so that drift on a
 busy machine hits every row alike; CPU time of this process (`time.process_time`, garbage
 collection on, as in the service). Reported: best and median CPU µs per record, and the best
@@ -128,15 +130,21 @@ def variants(before: str) -> list[Variant]:
     found += [
         ("fast path off", here, lambda: here.PartitionTask("in", 0, fast=False)),
         ("fast path on", here, lambda: here.PartitionTask("in", 0)),
+        ("held from one record", here, lambda: here.PartitionTask("in", 0, hold_single=True)),
     ]
     return found
 
 
 def once(row: str, records: int, pack: int, before: str, seed: int) -> None:
-    """Make the input and run the row named `row` ("before", "off", "on") once, or none
+    """Make the input and run the row named `row` ("before", "off", "on", "held") once, or none
     ("none"): under `valgrind --tool=callgrind`, a row's instructions are its run's less those
     of "none" (bench/README.md)."""
-    chosen = {"before": "before", "off": "fast path off", "on": "fast path on"}.get(row)
+    chosen = {
+        "before": "before",
+        "off": "fast path off",
+        "on": "fast path on",
+        "held": "held from one record",
+    }.get(row)
     _, msgs = input_messages(records, pack, seed)
     for name, module, make in variants(before):
         if chosen is not None and name.startswith(chosen):
@@ -193,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--once",
-        choices=("none", "before", "off", "on"),
+        choices=("none", "before", "off", "on", "held"),
         help="run one row once on the first pack, untimed (for callgrind), or only make the input",
     )
     args = parser.parse_args(argv)

@@ -44,7 +44,7 @@ from pms_stream.statements.fastvalues import money as _money
 from pms_stream.statements.fastvalues import off_calendar as _off_calendar
 from pms_stream.statements.model import Source
 
-__all__ = ["block_line", "statement_line"]
+__all__ = ["block_line", "matched_statement_line", "statement_line"]
 
 STRIDE: Final = 81  # a record and the "\n" that joins it to the next in the block text
 
@@ -230,6 +230,25 @@ def _block_line(text: str, start: int, end: int, source: str, process_date: str)
 
 
 block_line = _block_line  # the entry point for a run's text (statements/fastfeed.py)
+
+
+def matched_statement_line(
+    raws: list[bytes], source: Source, process_date: date | None
+) -> bytes | None:
+    """`statement_line` for a block whose records the caller has already held, one by one, to
+    the codec's expression of each one's type in the block expression's order (all ASCII):
+    the same answer without running the block expression again (stream/held_blocks.py)."""
+    text = b"\n".join(raws).decode("latin-1")
+    if text.find('"') >= 0 or text.find("\\") >= 0:
+        return None
+    try:
+        return _statement(
+            text,
+            _SOURCE.encode(source).decode(),
+            "null" if process_date is None else f'"{process_date.isoformat()}"',
+        )
+    except _Decline:
+        return None
 
 
 def _daily_statements(

@@ -21,11 +21,13 @@ partition with one key. Idle stream keys are flushed after the idle timeout (com
 statements are emitted, anything else open is rejected with its raw records).
 
 Per message: its records are cut once (`message_records.whole_records`, or `frame_message` when
-framing has something to reject); in a message of several records, each whole MS block (B ...
-Y) from a B that finds nothing open but a transmission goes to `fastblock.statement_line`,
-which writes the statement's JSON line or declines, and then the assembler takes the block as
-always (docs/performance.md, "The fast path in the partition task"). The assembler's state
-after a block is the same either way, so checkpoints and replay do not depend on the fast path.
+framing has something to reject). An MS block (B ... Y) from a B that finds nothing open but a
+transmission is held by its stream key, across messages, while the assembler would take its
+records quietly (stream/held_blocks.py); at its Y `fastblock.statement_line` writes the
+statement's JSON line or declines, and then the assembler takes the held records, each with its
+own message's offset, as always (docs/performance.md, "The fast path in the partition task").
+A key holding a block has open state exactly when the assembler alone would, so checkpoints and
+replay do not depend on the fast path.
 
 Pure: no asyncio, no aiokafka. Flow: consumer -> **partition task** (framing -> fast block |
 assembler) -> outputs -> transactional producer.
@@ -56,6 +58,7 @@ from pms_stream.statements.model import (
     Statement,
 )
 from pms_stream.statements.stats import RecordStats
+from pms_stream.stream.held_blocks import HeldBlock
 from pms_stream.stream.message_records import whole_records
 from pms_stream.stream.outputs import Output, to_outputs
 
@@ -210,6 +213,7 @@ class _Stream:
     key: bytes | None
     open_since: int | None = None
     last_active: float = 0.0
+    held: HeldBlock | None = None  # an MS block the fast path holds (the assembler has none)
 
 
 class PartitionTask:
@@ -227,9 +231,11 @@ class PartitionTask:
         requests: RequestHandler | None = None,
         key_secret: bytes | None = None,
         fast: bool = True,
+        hold_single: bool = False,
     ) -> None:
         self.topic = topic
-        self._fast = fast  # whole MS blocks through the fast path (False: the assembler alone)
+        self._fast = fast  # MS blocks through the fast path (False: the assembler alone)
+        self._hold_single = hold_single  # held from one-record messages too (docs/performance.md)
         self._key_secret = key_secret  # outputs.statement_key: SSN-shaped importers keyed by HMAC
         self._requests = requests
         self.partition = partition
@@ -301,7 +307,7 @@ class PartitionTask:
             stream = _Stream(self._assembler(), key)
             self._streams[key] = stream
         events = self._feed(stream, msg)
-        if stream.assembler.has_open_state:
+        if stream.held is not None or stream.assembler.has_open_state:
             if stream.open_since is None:
                 stream.open_since = offset
         else:
@@ -355,10 +361,10 @@ class PartitionTask:
         origin = Origin(offset=msg.offset)
         records = whole_records(value)
         if records is not None:
+            if self._fast and (len(records) > 1 or self._hold_single or stream.held is not None):
+                return self._feed_blocks(stream, records, origin)
             if len(records) == 1:  # the usual message: one record, no list to join
                 return assembler.feed(records[0], origin)
-            if self._fast:
-                return self._feed_blocks(assembler, records, origin)
             events: list[Event | bytes] = []
             for raw in records:
                 done = assembler.feed(raw, origin)
@@ -366,6 +372,8 @@ class PartitionTask:
                     events += done
             return events
         events = []
+        if stream.held is not None:  # the held block goes on in a message framing rejects
+            events += self._hand_over(stream)
         for piece in frame_message(value):  # a framing problem: the framer says which
             if piece.problem is None:
                 events += assembler.feed(piece.raw, origin)
@@ -374,57 +382,91 @@ class PartitionTask:
         return events
 
     def _feed_blocks(
-        self, assembler: Assembler, records: list[bytes], origin: Origin
+        self, stream: _Stream, records: list[bytes], origin: Origin
     ) -> list[Event | bytes]:
-        """The records of one message, whole MS blocks (B ... Y, from a B that opens nothing
-        else) through `fastblock.statement_line` where it is sure of the statement: its JSON
-        line (bytes) stands for the `Statement` the assembler would have made, and the
-        assembler's state is what the block would have left (nothing open). Declined blocks,
-        and a block the message does not end, go to the assembler in their order."""
+        """The records of one message through the fast path: an MS block from a B that opens
+        nothing else is held, in this message and the next ones; at a message's end the held
+        records must be ones the assembler would take quietly (`HeldBlock.quiet`), or they go
+        to it then. At its Y, `fastblock.statement_line` (a block within one message: its
+        expression checks the records) or `matched_statement_line` (a block checked record by
+        record) writes the statement's JSON line (bytes, standing for the `Statement` the
+        assembler would have made; the assembler is left as the block would have left it:
+        nothing open). Anything else goes to the assembler, the held records first
+        (`_hand_over`), each with its own message's offset."""
         out: list[Event | bytes] = []
-        held: list[bytes] | None = None
+        assembler = stream.assembler
+        held = stream.held
+        offset = origin.offset
+        assert offset is not None
         limit = self.limits.max_records_per_statement  # a longer block is rejected whole
         for raw in records:
             if held is not None:
-                held.append(raw)
                 kind = raw[0]
-                if kind == _Q and len(held) < limit:
-                    continue
                 if kind == _Y:
+                    held.hold(raw, offset)
                     source = Source(
                         topic=self.topic,
                         partition=self.partition,
-                        first_offset=origin.offset,
-                        last_offset=origin.offset,
+                        first_offset=held.offsets[0],  # the B's message, as the assembler says
+                        last_offset=offset,
                     )
-                    line = fastblock.statement_line(held, source, assembler.process_date)
+                    day = assembler.process_date
+                    line = None
+                    if not held.checked:  # begun in this message: its expression checks it
+                        line = fastblock.statement_line(held.raws, source, day)
+                    elif held.quiet():  # begun before: checked record by record
+                        line = fastblock.matched_statement_line(held.raws, source, day)
                     if line is not None:
                         out.append(line)
-                        self._count_block(held)
+                        self._fast_counts.update([r[:2] for r in held.raws[held.counted :]])
+                        stream.held = held = None
+                    else:
+                        out += self._hand_over(stream)
                         held = None
-                        continue
-                for r in held:
-                    done = assembler.feed(r, origin)
-                    if done:
-                        out += done
+                    continue
+                if kind == _Q and len(held.raws) < limit:
+                    held.hold(raw, offset)
+                    continue
+                out += self._hand_over(stream)
                 held = None
             elif raw[0] == _B and not assembler.open_statement:
-                held = [raw]
-            else:
-                done = assembler.feed(raw, origin)
-                if done:
-                    out += done
-        for r in held or ():  # the block goes on in the next message: the assembler holds it
-            done = assembler.feed(r, origin)
+                held = stream.held = HeldBlock(raw, offset)
+                continue
+            done = assembler.feed(raw, origin)
             if done:
                 out += done
+        if held is not None and not held.quiet():  # the assembler would have spoken by now
+            out += self._hand_over(stream)
         return out
 
-    def _count_block(self, block: list[bytes]) -> None:
-        """Count a block taken by the fast path as the assembler counts records it accepts:
-        by the first two bytes of each record (B and Y records are told apart by their first,
-        in `take_stats`)."""
-        self._fast_counts.update([raw[:2] for raw in block])
+    def _hand_over(self, stream: _Stream) -> list[Event]:
+        """The held records to the assembler, each with its own message's offset: it then holds
+        what it would hold had it been fed them all along. Records counted already (by
+        `take_stats`) are not counted again."""
+        held, stream.held = stream.held, None
+        if held is None:
+            return []
+        assembler = stream.assembler
+        if held.counted:
+            self._collect_stats(assembler)
+        out: list[Event] = []
+        origin = Origin(offset=held.offsets[0])
+        for raw, offset in zip(held.raws, held.offsets, strict=True):
+            if offset != origin.offset:
+                origin = Origin(offset=offset)
+            done = assembler.feed(raw, origin)
+            if done:
+                out += done
+        if held.counted:
+            stats = dict(assembler.take_stats())
+            for raw in held.raws[: held.counted]:
+                tag = raw[:1] if raw[:1] == b"B" else raw[:2]
+                key = (tag.decode(), "accepted")  # quiet records: the assembler accepted them
+                stats[key] = stats.get(key, 0) - 1
+            for key, count in stats.items():
+                if count > 0:
+                    self._stats[key] = self._stats.get(key, 0) + count
+        return out
 
     def skip(self, first: int, last: int, reason: str, raw: bytes) -> list[Output]:
         """Messages `first`..`last` cannot be read (an undecodable record batch): one dead letter
@@ -486,7 +528,7 @@ class PartitionTask:
         return outputs
 
     def _flush(self, key: bytes | None, stream: _Stream, why: str) -> list[Output]:
-        events = stream.assembler.flush()
+        events = [*self._hand_over(stream), *stream.assembler.flush()]
         self._collect_stats(stream.assembler)
         del self._streams[key]
         offset = stream.open_since if stream.open_since is not None else (self._next or 0)
@@ -515,6 +557,10 @@ class PartitionTask:
         (Assemblers keep their counts until here: nothing is added up per message.)"""
         for stream in self._streams.values():
             self._collect_stats(stream.assembler)
+            held = stream.held
+            if held is not None:  # counted as the assembler would have counted them by now
+                self._fast_counts.update([r[:2] for r in held.raws[held.counted :]])
+                held.counted = len(held.raws)
         if self._spare is not None:
             self._collect_stats(self._spare)
         for start, count in self._fast_counts.items():

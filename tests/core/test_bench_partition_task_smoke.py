@@ -16,5 +16,6 @@ def test_bench_partition_task_runs_every_row(capsys: pytest.CaptureFixture[str])
     assert bench_partition_task.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     rows = [(r["pack"], r["name"]) for r in report["rows"]]
-    assert rows == [(p, n) for p in (1, 100) for n in ("fast path off", "fast path on")]
+    names = ("fast path off", "fast path on", "held from one record")
+    assert rows == [(p, n) for p in (1, 100) for n in names]
     assert all(r["best_cpu_us"] > 0 and r["outputs"] > 0 for r in report["rows"])

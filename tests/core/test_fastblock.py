@@ -30,9 +30,10 @@ NAME = "input.txt"
 @pytest.fixture(autouse=True)
 def taken() -> Iterator[list[int]]:
     """Counts the statements the fast path wrote (the module's `statement_line`, for `Piece`s,
-    and `block_line`, for runs, wrapped)."""
+    `block_line`, for runs, and `matched_statement_line`, for the partition task's held
+    blocks, wrapped)."""
     count = [0]
-    originals = fastblock.statement_line, fastblock.block_line
+    originals = fastblock.statement_line, fastblock.block_line, fastblock.matched_statement_line
 
     def counting(original: Callable[..., bytes | None]) -> Callable[..., bytes | None]:
         def wrapped(*args: object) -> bytes | None:
@@ -44,10 +45,15 @@ def taken() -> Iterator[list[int]]:
 
     fastblock.statement_line = counting(originals[0])
     fastblock.block_line = counting(originals[1])
+    fastblock.matched_statement_line = counting(originals[2])
     try:
         yield count
     finally:
-        fastblock.statement_line, fastblock.block_line = originals
+        (
+            fastblock.statement_line,
+            fastblock.block_line,
+            fastblock.matched_statement_line,
+        ) = originals
 
 
 class _Trickle(io.BytesIO):

@@ -25,7 +25,12 @@ from tests.core import statements_by_hand as sh
 FIXED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def task(checkpoint: Checkpoint | None = None, fast: bool = True, **limits: float) -> PartitionTask:
+def task(
+    checkpoint: Checkpoint | None = None,
+    fast: bool = True,
+    hold_single: bool = False,
+    **limits: float,
+) -> PartitionTask:
     return PartitionTask(
         "in",
         0,
@@ -33,6 +38,7 @@ def task(checkpoint: Checkpoint | None = None, fast: bool = True, **limits: floa
         limits=Limits(**limits),  # type: ignore[arg-type]
         wall_clock=lambda: FIXED,
         fast=fast,
+        hold_single=hold_single,
     )
 
 
@@ -180,6 +186,7 @@ def test_too_many_open_keys_flushes_the_least_recently_active() -> None:
     crash_at=st.integers(0, 200),
     second_crash=st.integers(0, 200),
     fast=st.booleans(),
+    hold_single=st.booleans(),
 )
 def test_crash_anywhere_restores_exactly_once(  # noqa: PLR0917 - hypothesis arguments
     pack: int,
@@ -188,9 +195,11 @@ def test_crash_anywhere_restores_exactly_once(  # noqa: PLR0917 - hypothesis arg
     crash_at: int,
     second_crash: int,
     fast: bool,
+    hold_single: bool,
 ) -> None:
     """The committed outputs equal an uninterrupted run's of the assembler alone, with the fast
-    path (whole blocks of a message: packs of 12 and more) and without."""
+    path (blocks held across messages at every pack, a crash anywhere inside them) and
+    without."""
     msgs = messages(keys, pack)
     reference = task(fast=False)
     expected: list[Output] = []
@@ -202,7 +211,7 @@ def test_crash_anywhere_restores_exactly_once(  # noqa: PLR0917 - hypothesis arg
     checkpoint: Checkpoint | None = None
     crashes = sorted({crash_at % (len(msgs) + 1), second_crash % (len(msgs) + 1)})
     position = 0
-    t = task(fast=fast)
+    t = task(fast=fast, hold_single=hold_single)
     while True:
         crash = crashes[0] if crashes else None
         pending: list[Output] = []
@@ -221,7 +230,7 @@ def test_crash_anywhere_restores_exactly_once(  # noqa: PLR0917 - hypothesis arg
                 if checkpoint
                 else None
             )
-            t = task(restored, fast)
+            t = task(restored, fast, hold_single)
             position = restored.offset if restored else 0
             continue
         position = end

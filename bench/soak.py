@@ -378,7 +378,7 @@ def heap_figures(path: Path | None) -> dict[str, float | str]:
         "heap_mib": round(inuse / MIB, 1) if inuse is not None else "",
         "heap_free_mib": round(free / MIB, 1) if free is not None else "",
         "py_blocks_k": round(last["py_blocks"] / 1000, 1),
-        "gc_objects_k": round(last["gc_objects"] / 1000, 1),
+        "gc_objects_k": round(gc / 1000, 1) if (gc := last.get("gc_objects")) is not None else "",
     }
 
 

@@ -8,7 +8,12 @@ thread that appends one JSON line every `SOAK_HEAP_EVERY_S` seconds (default 2) 
   arenas (`mallinfo2`; absent elsewhere). Python objects over 512 bytes (statement JSON, the
   reroute store's values, Kafka buffers) live here.
 - `py_blocks`: `sys.getallocatedblocks()`, the small objects held by Python's own allocator.
-- `gc_objects`: objects tracked by the garbage collector.
+- `gc_objects`: objects tracked by the garbage collector, counted on the service's own thread at
+  the end of a garbage collection (a `gc.callbacks` hook, at most once per interval), never from
+  the probe's thread: `gc.get_objects()` on another thread can take a reference to a tuple the
+  service's thread is still building (`tuple(generator)`), whose resize then fails with
+  `SystemError: Objects/tupleobject.c:927: bad argument to internal function` (it ended a soak
+  on 2026-12-01). On the collecting thread the list is gone before the builder resumes.
 
 RSS is a high-water mark (neither allocator gives every freed page back), so RSS alone cannot
 tell a leak from a peak; these figures can: a leak grows them, a peak does not. Outside the soak
@@ -56,13 +61,31 @@ def _mallinfo() -> Callable[[], _MallInfo2] | None:
     return info
 
 
+_GC_OBJECTS: dict[str, float | int | None] = {"count": None, "at": 0.0}
+
+
+def _count_gc_objects(every: float) -> Callable[[str, dict[str, int]], None]:
+    """A `gc.callbacks` hook: after a collection, at most once per `every` seconds, the count of
+    objects the collector tracks (on the collecting thread: see the module's docstring)."""
+
+    def hook(phase: str, _info: dict[str, int]) -> None:
+        now = time.monotonic()
+        at = _GC_OBJECTS["at"]
+        assert at is not None
+        if phase == "stop" and now - at >= every:
+            _GC_OBJECTS["at"] = now
+            _GC_OBJECTS["count"] = len(gc.get_objects())
+
+    return hook
+
+
 def _probe(path: str, every: float) -> None:
     info = _mallinfo()
     while True:
         line: dict[str, float | int | None] = {
             "t": time.time(),
             "py_blocks": sys.getallocatedblocks(),
-            "gc_objects": len(gc.get_objects()),
+            "gc_objects": _GC_OBJECTS["count"],
             "malloc_inuse": None,
             "malloc_free": None,
         }
@@ -78,4 +101,5 @@ def _probe(path: str, every: float) -> None:
 _PATH = os.environ.get("SOAK_HEAP_FILE")
 if _PATH:
     _EVERY = float(os.environ.get("SOAK_HEAP_EVERY_S", "2"))
+    gc.callbacks.append(_count_gc_objects(_EVERY))
     threading.Thread(target=_probe, args=(_PATH, _EVERY), name="soak-heap", daemon=True).start()

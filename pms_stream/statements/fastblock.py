@@ -23,6 +23,7 @@ JSON lines.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Final
 
@@ -57,16 +58,23 @@ def _pattern(record_type: str) -> str:
     return re.sub(r"\((?!\?)", "(?:", found).replace("(?<=\\A.", "(?<=^.")
 
 
-def _block_expression() -> re.Pattern[str]:
-    p = {t: _pattern(t) for t in ("B", "Q1", "Q2", "QA", "Q3", "Q4", "QE", "Q5", "Q6", "QJ", "Q7")}
-    p["Y"] = _pattern("Y")
-    text = (
+BLOCK_TYPES: Final = ("B", "Q1", "Q2", "QA", "Q3", "Q4", "QE", "Q5", "Q6", "QJ", "Q7", "Y")
+
+
+def block_grammar(p: Mapping[str, str]) -> str:
+    """The order of an MS block's records, B (Q1 Q2 QA*)+ Q3 Q4 QE* (Q5 Q6 QJ*)? Q7* Y, as an
+    expression over `p[record type]` (each record a line). The one statement of that order for
+    the fast path: `stream/held_blocks.py`'s table is tested against it."""
+    return (
         f"{p['B']}\n(?:{p['Q1']}\n{p['Q2']}\n(?:{p['QA']}\n)*)+"
         f"{p['Q3']}\n{p['Q4']}\n(?:{p['QE']}\n)*"
         f"(?:{p['Q5']}\n{p['Q6']}\n(?:{p['QJ']}\n)*)?"
         f"(?:{p['Q7']}\n)*{p['Y']}"
     )
-    return re.compile(text, re.MULTILINE)
+
+
+def _block_expression() -> re.Pattern[str]:
+    return re.compile(block_grammar({t: _pattern(t) for t in BLOCK_TYPES}), re.MULTILINE)
 
 
 _MATCH: Final = _block_expression().fullmatch

@@ -110,12 +110,13 @@ class ServiceProcess:
         }
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
+        self.command = [EXE, "run"]  # a test may start the service another way
 
     async def start(self) -> None:
         self.starts += 1
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
-            EXE, "run", env=self.env, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL
+            *self.command, env=self.env, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL
         )
         log.close()
 
@@ -145,15 +146,32 @@ class ServiceProcess:
         await self.process.wait()
 
     async def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, and the exit code once the process ended. A process still there after
+        `timeout` is killed (so the test's clean-up goes on) and the stop fails with its log."""
         assert self.process is not None
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), timeout)
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            await self.kill()
+            raise AssertionError(
+                f"{self.name} still running {timeout:g}s after SIGTERM (killed):\n{self.story()}"
+            ) from None
 
     def tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def story(self, own: int = 60, others: int = 15) -> str:
+        """The log's last `own` lines of pms-stream's loggers, then its last `others` lines
+        (aiokafka's retries can fill a log with thousands of lines while the broker is away)."""
+        if not self.log_path.exists():
+            return "(no log)"
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        mine = [line for line in lines if '"logger": "pms_stream' in line]
+        return "\n".join([*mine[-own:], "--- the log's last lines ---", *lines[-others:]])
 
     def log_events(self) -> list[dict[str, Any]]:
         events = []

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from pms_stream.service import http as service_http
+from pms_stream.service.stopping import STOP_MARGIN_S
 from tests.deploy_files import (
     COMPOSE,
     DASHBOARD,
@@ -223,7 +224,9 @@ def test_kubernetes_manifests_agree_with_the_image_and_the_service() -> None:
     assert set(secret) == {"PMS_SASL_USERNAME", "PMS_SASL_PASSWORD"}
     settings = validate_env({**docs["ConfigMap"]["data"], **secret}, "deploy/k8s configmap+secret")
     assert settings.security_protocol.startswith("SASL")
-    assert pod["spec"]["terminationGracePeriodSeconds"] > settings.shutdown_timeout_s
+    # the process ends by itself within shutdown_timeout_s + the stop deadline's margin
+    grace = pod["spec"]["terminationGracePeriodSeconds"]
+    assert grace > settings.shutdown_timeout_s + STOP_MARGIN_S
     assert pod["spec"]["enableServiceLinks"] is False  # no PMS_PORT & co. from a Service "pms"
     (port,) = container["ports"]
     assert port["containerPort"] == settings.http_port

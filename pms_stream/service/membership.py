@@ -23,10 +23,11 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from pms_stream.service.config import Settings
+from pms_stream.service.admin import EXIT_FENCED, StartupError
+from pms_stream.service.config import Settings, env_name
 from pms_stream.service.logs import get_logger
 
-__all__ = ["Listener", "member_id", "taken_by_twin"]
+__all__ = ["Listener", "member_id", "taken_by_twin", "twin_error"]
 
 _TWIN_CHECK_S = 5.0  # bound of the group description asked when static membership is lost
 log = get_logger("pms_stream.service")
@@ -96,3 +97,22 @@ async def taken_by_twin(
     ]
     # The broker names a static member "<group_instance_id>-<uuid>".
     return any(m.startswith(instance + "-") and m != known_member for m in members)
+
+
+async def twin_error(
+    settings: Settings,
+    admin_client: AIOKafkaAdminClient,
+    consumer: AIOKafkaConsumer,
+    known_member: str | None,
+) -> StartupError | None:
+    """The error (exit 4) to end with when another live member took this instance's
+    `group_instance_id` (`taken_by_twin`), else None."""
+    if not await taken_by_twin(settings, admin_client, consumer, known_member):
+        return None
+    instance = settings.group_instance_id
+    return StartupError(
+        f"another live instance uses group_instance_id {instance!r} "
+        f"({env_name('group_instance_id')}) and took this instance's place in group "
+        f"{settings.group_id!r}; give every instance its own id",
+        EXIT_FENCED,
+    )

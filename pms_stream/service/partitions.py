@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from pms_stream.service.metrics import Metrics
 from pms_stream.service.publisher import Publisher
 from pms_stream.stream.partition_task import Checkpoint, PartitionTask
 
-__all__ = ["Partition", "Prepared", "chunks", "committed", "prepare"]
+__all__ = ["Partition", "Prepared", "chunks", "committed", "partition_gauges", "prepare"]
 
 _SETUP_ATTEMPTS = 5  # tries of one partition's set-up before the service gives up
 _SETUP_ATTEMPT_TIMEOUT_S = 30.0
@@ -144,3 +144,16 @@ def chunks(
         size += n
     if chunk:
         yield chunk, records
+
+
+def partition_gauges(
+    metrics: Metrics, parts: Iterable[Partition], consumer: AIOKafkaConsumer
+) -> None:
+    """Each partition's open statements and lag (to its last stable offset), after a batch."""
+    for part in parts:
+        label = str(part.tp.partition)
+        metrics.child(metrics.open_statements, label).set(part.task.open_streams)
+        stable = consumer.last_stable_offset(part.tp)
+        position = part.task.next_offset
+        if stable is not None and position is not None:
+            metrics.child(metrics.consumer_lag, label).set(max(stable - position, 0))

@@ -20,8 +20,9 @@ seeks and resumes its partition, which then replays. `/readyz` is 503 until ever
 partition is set up and restored. An exception in a set-up or in the rebalance listener (which
 aiokafka would swallow) ends the service with the reason; so does a static member whose
 `group_instance_id` another live instance uses (`membership`). A watchdog ends the process when
-the loop stalls; SIGTERM/SIGINT finish the batch in flight, commit everything staged, and leave
-the group within `shutdown_timeout_s`.
+the loop stalls. SIGTERM/SIGINT finish the batch in flight, commit everything staged (in half of
+`shutdown_timeout_s`) and leave the group; a stop, whatever asked for it, ends the process
+within `shutdown_timeout_s` and a margin (`stopping`).
 
 Flow: **consumer -> partition tasks -> committers -> publisher (transactions)**, with metrics
 and HTTP beside.
@@ -43,16 +44,17 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from pms_stream.reroute.store import StatementStore
-from pms_stream.service import admin, membership
-from pms_stream.service.admin import EXIT_FENCED, StartupError
+from pms_stream.service import admin, membership, partitions
+from pms_stream.service.admin import StartupError
 from pms_stream.service.back_office import BackOffice
 from pms_stream.service.commits import Committer
-from pms_stream.service.config import Settings, env_name, kafka_client_options
+from pms_stream.service.config import Settings, kafka_client_options
 from pms_stream.service.http import HttpServer
 from pms_stream.service.logs import get_logger
 from pms_stream.service.metrics import Metrics
 from pms_stream.service.partitions import Partition, Prepared, chunks, committed, prepare
 from pms_stream.service.publisher import SEND_TIMEOUT_S, OutputTopicMissing, Publisher, Staged
+from pms_stream.service.stopping import Laps, Stop, drain_within
 from pms_stream.service.store_feed import OwnStatements, StoreFeed
 from pms_stream.service.undecodable import find_from, maybe_undecodable
 from pms_stream.service.watchdog import EXIT_STALLED, Watchdog
@@ -66,6 +68,7 @@ _SETUP_CONCURRENCY = 8  # partition set-ups at once (each starts a transactional
 # A member learns of a rebalance (a new instance joining) at its next heartbeat; the group waits
 # for it: 1 s instead of a third of the session (3.3 s) hands partitions to a new instance sooner.
 _HEARTBEAT_MS = 1000
+_STOP_MARGIN_S = 5.0  # after shutdown_timeout_s, the stop deadline's time for the last lines
 log = get_logger("pms_stream.service")
 
 
@@ -106,7 +109,9 @@ class Service:
         self._member_id: str | None = None  # the last one the group gave this instance
         self._failed = False
         self._lock = asyncio.Lock()
-        self._stop = asyncio.Event()
+        # asked for: the process ends within shutdown_timeout_s and a margin, whatever it waits
+        # on (the drain gets half of the time, closing Kafka the rest; `stopping`)
+        self._stop = Stop.bounded(settings.shutdown_timeout_s, lambda: self.exit_code)
         self._consumer: AIOKafkaConsumer = None  # started by _start_kafka
         self._admin: AIOKafkaAdminClient = None  # started by _start_kafka
         self._http: HttpServer | None = None
@@ -150,23 +155,25 @@ class Service:
         return True, "ok"
 
     def request_stop(self) -> None:
-        self._stop.set()
+        self._stop.ask()
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
-    async def run(self) -> int:
-        """Run until stopped (SIGTERM/SIGINT or `request_stop`); returns the exit code."""
+    async def run(self, *, bound_exit: bool = False) -> int:
+        """Run until stopped (SIGTERM/SIGINT or `request_stop`); returns the exit code. With
+        `bound_exit` (the CLI's process) the stop's deadline stays armed after the return, so
+        that asyncio.run's end (leftover tasks cancelled) is bounded too."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.request_stop)
+                loop.add_signal_handler(sig, self._stop.ask, sig.name)
         background: list[asyncio.Task[None]] = []
         try:
             await self._start_http()
             log.info("starting", settings=self.settings.redacted(), http_port=self.http_port)
             background.append(asyncio.create_task(self._watchdog.watch()))
             background.append(asyncio.create_task(self._snapshots()))
-            if await admin.unless_stopped(self._start_kafka(), self._stop):
+            if await admin.unless_stopped(self._start_kafka(), self._stop.event):
                 await self._loop()
         except Exception as exc:
             self._fail(exc)
@@ -174,6 +181,8 @@ class Service:
             for task in background:
                 task.cancel()
             await self._shutdown()
+            if not bound_exit:
+                self._stop.deadline.disarm()
         return self.exit_code
 
     @property
@@ -239,47 +248,58 @@ class Service:
         self._consumer.subscribe(self._inputs, listener=membership.Listener(self))
 
     async def _shutdown(self) -> None:
-        deadline = self.settings.shutdown_timeout_s
+        self._stop.ask()  # unless asked already: the loop ended by itself (it failed)
         try:
-            await asyncio.wait_for(self._close_kafka(), timeout=deadline)
+            await asyncio.wait_for(self._close_kafka(), timeout=self._stop.left())
         except TimeoutError:
-            log.error("shutdown took longer than allowed", seconds=deadline)
+            log.error("shutdown took longer than allowed", seconds=self.settings.shutdown_timeout_s)
             self.exit_code = self.exit_code or 1
         if self._http is not None:
             await self._http.stop()
         log.info("stopped", exit_code=self.exit_code)
 
     async def _close_kafka(self) -> None:
-        await self.back_office.stop()
-        setting_up = list(self._setting_up.values())
-        for task in setting_up:
-            task.cancel()  # each stops the producer it started
-        await asyncio.gather(*setting_up, *self._chores, return_exceptions=True)
-        self._setting_up.clear()
-        if self._feed_task is not None:
-            self._feed_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feed_task
-        if self._feed is not None:
-            await self._feed.stop()
-        parts = [*self._partitions.values(), *self._parked.values()]
-        # only after a failure is a publication still in flight: it is cancelled (and replays)
-        await asyncio.gather(*(part.commits.close() for part in parts))
-        if self._consumer is not None:
-            await self._consumer.stop()  # leaves the group
-        await asyncio.gather(*(part.producer.stop() for part in parts if part.producer is not None))
-        self._partitions.clear()
-        self._parked.clear()
-        await self.publisher.stop()
-        if self._admin is not None:
-            await self._admin.close()
+        laps = Laps()  # a slow stop says where it waited
+        try:
+            await self.back_office.stop()
+            laps.lap("back_office")
+            setting_up = list(self._setting_up.values())
+            for task in setting_up:
+                task.cancel()  # each stops the producer it started
+            await asyncio.gather(*setting_up, *self._chores, return_exceptions=True)
+            self._setting_up.clear()
+            laps.lap("partition_set_up")
+            if self._feed_task is not None:
+                self._feed_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._feed_task
+            if self._feed is not None:
+                await self._feed.stop()
+            laps.lap("store_feed")
+            parts = [*self._partitions.values(), *self._parked.values()]
+            # only after a failure is a publication still in flight: it is cancelled (replays)
+            await asyncio.gather(*(part.commits.close() for part in parts))
+            laps.lap("publications")
+            if self._consumer is not None:
+                await self._consumer.stop()  # leaves the group
+            laps.lap("consumer")
+            await asyncio.gather(*(p.producer.stop() for p in parts if p.producer is not None))
+            self._partitions.clear()
+            self._parked.clear()
+            laps.lap("partition_producers")
+            await self.publisher.stop()
+            if self._admin is not None:
+                await self._admin.close()
+            laps.lap("publisher_admin")
+        finally:
+            log.info("kafka closed", seconds=laps.seconds)
 
     # ---- the loop -----------------------------------------------------------------------------
 
     async def _loop(self) -> None:
         s = self.settings
         self._consuming = True
-        while not self._stop.is_set():
+        while not self._stop.event.is_set():
             now = time.monotonic()
             for committing in self._partitions.values():
                 committing.commits.check()  # a failed publication ends the service
@@ -309,8 +329,9 @@ class Service:
                 if jobs:
                     await asyncio.gather(*jobs)
                 self._update_gauges()
-        async with self._lock:  # a graceful stop publishes and commits what was processed
-            await asyncio.gather(*(p.commits.drain() for p in self._partitions.values()))
+        # a graceful stop publishes and commits what was processed, in half the stop's time
+        if not await drain_within(self._stop.left(0.5), self._lock, self._partitions.values()):
+            self.exit_code = self.exit_code or 1
 
     async def _process(self, part: Partition, messages: list[Any]) -> None:
         s = self.settings
@@ -391,13 +412,7 @@ class Service:
     def _update_gauges(self) -> None:
         self.metrics.statement_store_statements.set(len(self.store))
         self.metrics.statement_store_bytes.set(self.store.value_bytes)
-        for part in self._partitions.values():
-            label = str(part.tp.partition)
-            self.metrics.child(self.metrics.open_statements, label).set(part.task.open_streams)
-            stable = self._consumer.last_stable_offset(part.tp)
-            position = part.task.next_offset
-            if stable is not None and position is not None:
-                self.metrics.child(self.metrics.consumer_lag, label).set(max(stable - position, 0))
+        partitions.partition_gauges(self.metrics, self._partitions.values(), self._consumer)
 
     # ---- rebalances ---------------------------------------------------------------------------
 
@@ -544,23 +559,15 @@ class Service:
 
     async def _end_if_twin(self) -> None:
         """A static member whose `group_instance_id` another live member took ends here with
-        exit 4, before it rejoins and takes the id back (`membership.taken_by_twin`)."""
-        if not await membership.taken_by_twin(
+        exit 4, before it rejoins and takes the id back (`membership.twin_error`)."""
+        error = await membership.twin_error(
             self.settings, self._admin, self._consumer, self._member_id
-        ):
-            return
-        instance = self.settings.group_instance_id
-        self._fail(
-            StartupError(
-                f"another live instance uses group_instance_id {instance!r} "
-                f"({env_name('group_instance_id')}) and took this instance's place in group "
-                f"{self.settings.group_id!r}; give every instance its own id",
-                EXIT_FENCED,
-            )
         )
-        # The listener runs inside aiokafka's coordination task: ending that task here is the
-        # only way to keep it from rejoining (and fencing the other instance) before the stop.
-        raise asyncio.CancelledError
+        if error is not None:
+            self._fail(error)
+            # The listener runs inside aiokafka's coordination task: ending that task here is
+            # the only way to keep it from rejoining (and fencing the other instance).
+            raise asyncio.CancelledError
 
     def listener_failed(self, event: str, exc: Exception) -> None:
         """An exception in the rebalance listener: counted, then the service ends with it."""

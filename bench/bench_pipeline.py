@@ -754,6 +754,8 @@ class Latency:
     max_ms: float
     transactions: int  # the service's committed transactions during the run
     batches: int  # partition batches it processed
+    # the slowest statements: (seconds after the feed began that it became visible, latency ms)
+    worst: list[tuple[float, float]] = field(default_factory=list)
 
 
 async def run_latency(
@@ -776,6 +778,7 @@ async def run_latency(
             futures: list[tuple[asyncio.Future[Any], float]] = []
             fed = 0
             start = time.monotonic()
+            fed_at = time.time()  # the watcher's clock
             for key, value in data.pairs:
                 wait = start + fed / rate - time.monotonic()
                 if wait > 0:
@@ -791,10 +794,13 @@ async def run_latency(
         await collecting
         metrics = await metrics_of(service)
     latencies = []
+    when = []
     for _, wall, record in watcher.seen:
         source = dict(record.headers).get("pms-source", b"").decode()
         _, partition, offset = source.rsplit(":", 2)
         latencies.append(wall - sent[int(partition), int(offset)])
+        when.append(wall - fed_at)
+    worst = sorted(zip(when, latencies, strict=True), key=lambda w: -w[1])[:12]
     return Latency(
         pack,
         guarantee,
@@ -807,6 +813,7 @@ async def run_latency(
         max(latencies) * 1000,
         int(metrics.get('pms_transactions_total{result="committed"}', 0)),
         int(metrics.get("pms_assembly_latency_seconds_count", 0)),
+        [(round(at, 2), round(ms * 1000, 1)) for at, ms in sorted(worst)],
     )
 
 
@@ -1148,6 +1155,11 @@ def table(report: dict[str, Any]) -> str:
                 f"{lat['p99_ms']:>7.0f} {lat['max_ms']:>7.0f} {_num(lat.get('batches'), '7d')} "
                 f"{_num(lat.get('transactions'), '5d')}"
             )
+            if lat.get("worst"):  # when the slowest statements became visible: a stall's time
+                out.append(
+                    "  slowest (s after the feed began: ms): "
+                    + ", ".join(f"{at:.1f}: {ms:.0f}" for at, ms in lat["worst"])
+                )
     if report["restore"]:
         setup = report["restore_setup"]
         out += [

@@ -32,11 +32,27 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-__all__ = ["NONE", "ROLES", "ClientOptions", "Role", "merge", "read_env", "read_table"]
+__all__ = [
+    "INPUT_CONSUMER_DEFAULTS",
+    "NONE",
+    "ROLES",
+    "ClientOptions",
+    "Role",
+    "merge",
+    "read_env",
+    "read_table",
+]
 
 Role = Literal["client", "consumer", "producer", "admin"]
 ROLES: tuple[Role, ...] = ("client", "consumer", "producer", "admin")
 ENV_PREFIXES: dict[str, Role] = {f"PMS_KAFKA_{role.upper()}_": role for role in ROLES}
+
+# The service's input consumer, unless `[kafka.consumer]` says otherwise. A fetch in flight to a
+# broker holds back the partitions resumed after it was sent (the other partitions of a start or
+# a rebalance, as their set-ups end one by one) until it returns: when its own partitions are
+# empty, after fetch_max_wait_ms. aiokafka's 500 made the first statements wait 0.6 s in 2 of 5
+# latency runs; 100 bounds that (docs/performance.md, "p99 latency").
+INPUT_CONSUMER_DEFAULTS: Mapping[str, object] = {"fetch_max_wait_ms": 100}
 
 _CONSTRUCTORS: dict[str, Callable[..., Any]] = {
     "consumer": AIOKafkaConsumer.__init__,

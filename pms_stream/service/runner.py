@@ -47,6 +47,7 @@ from pms_stream.reroute.store import StatementStore
 from pms_stream.service import admin, membership, partitions
 from pms_stream.service.admin import StartupError
 from pms_stream.service.back_office import BackOffice
+from pms_stream.service.client_options import INPUT_CONSUMER_DEFAULTS
 from pms_stream.service.commits import Committer
 from pms_stream.service.config import Settings, kafka_client_options
 from pms_stream.service.http import HttpServer
@@ -234,7 +235,7 @@ class Service:
         self._feed_task = asyncio.create_task(self._feed.run())
         await self.back_office.start(self._kafka, self._partitions.keys)
         self._consumer = AIOKafkaConsumer(
-            **self._consumer_kafka,
+            **{**INPUT_CONSUMER_DEFAULTS, **self._consumer_kafka},
             group_id=self.settings.group_id,
             group_instance_id=self.settings.group_instance_id,
             enable_auto_commit=False,

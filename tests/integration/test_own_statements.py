@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 
 from pms_stream.generator import GenerateOptions, generate
+from pms_stream.query.store import QueryStore
 from pms_stream.reroute.rules import Criteria
 from pms_stream.service.runner import Service
 from pms_stream.service.settings import Password
@@ -111,3 +112,49 @@ async def test_own_statements_skip_the_feed_and_the_others_reach_every_store(
     everything = await consume_to_end(kafka_bootstrap, topics.statements)
     positions = {r.key: (r.partition, r.offset) for r in everything}
     assert {k: a.store._held(k) for k in keys if k is not None} == positions
+
+
+async def test_a_partition_moved_mid_stream_leaves_every_store_with_the_newest_versions(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    """A publishes every statement alone; B joins and takes a partition from it; the same input
+    again makes a second version of every statement, published by whichever instance owns its
+    partition now. Every store of both instances ends with the newest version of each key (the
+    statements topic's last position): a version read late through a feed never replaces a
+    newer one put from an own commit, nor the other way round."""
+    data = as_bytes(generate(GenerateOptions(statements=40, seed=1320, framing="block")))
+    count = sum(1 for e in offline(data) if e["type"] == "statement")
+    a, b = instance(kafka_bootstrap, topics), instance(kafka_bootstrap, topics)
+    runs = [asyncio.create_task(a.run())]
+    try:
+        await until(lambda: a.ready()[0], "A ready")
+        await produce(kafka_bootstrap, topics.input, pairs(data, pack=7))
+        await until(lambda: a.own.put == count, "A published the first versions")
+        runs.append(asyncio.create_task(b.run()))
+        await until(lambda: bool(a._partitions) and bool(b._partitions), "one partition each")
+        await until(lambda: a.ready()[0] and b.ready()[0], "both ready")
+        await produce(kafka_bootstrap, topics.input, pairs(data, pack=7))
+        await consume(kafka_bootstrap, topics.statements, count=2 * count, timeout=60)
+        await until(lambda: a.own.put + b.own.put == 2 * count, "the second versions published")
+        assert b.own.put > 0, "B published some of the second versions"
+        everything = await consume_to_end(kafka_bootstrap, topics.statements)
+        newest = {r.key: (r.partition, r.offset) for r in everything if r.key is not None}
+        assert len(newest) == count
+        for me in (a, b):
+            query = me.back_office.store
+            assert query is not None
+
+            def held(me: Service = me, query: QueryStore = query) -> bool:
+                return all(
+                    me.store._held(k) == at and query._held(k) == at for k, at in newest.items()
+                )
+
+            await until(held, "the newest version of every key in both stores")
+    finally:
+        for service in (a, b):
+            service.request_stop()
+        codes = await asyncio.gather(*runs)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    assert codes == [0, 0]

@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,17 @@ def instance(bootstrap: str, topics: Topics) -> Service:
     )
     service.store.retention = timedelta(days=4000)
     return service
+
+
+async def stop_all(runs: list[asyncio.Task[int]], *services: Service) -> list[int]:
+    """Stop the in-process services, wait for their `run`s, and give the signals back."""
+    for service in services:
+        service.request_stop()
+    codes = await asyncio.gather(*runs)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    return list(codes)
 
 
 async def until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
@@ -101,12 +113,7 @@ async def test_own_statements_skip_the_feed_and_the_others_reach_every_store(
         assert a.back_office.store is not None
         assert a.back_office.store.versions(facts.statement_number)
     finally:
-        for service in (a, b):
-            service.request_stop()
-        codes = await asyncio.gather(*runs)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        codes = await stop_all(runs, a, b)
     assert codes == [0, 0][: len(codes)]
     # the positions held are the statements topic's: what a lagging feed is checked against
     everything = await consume_to_end(kafka_bootstrap, topics.statements)
@@ -119,12 +126,22 @@ async def test_a_partition_moved_mid_stream_leaves_every_store_with_the_newest_v
 ) -> None:
     """A publishes every statement alone; B joins and takes a partition from it; the same input
     again makes a second version of every statement, published by whichever instance owns its
-    partition now. Every store of both instances ends with the newest version of each key (the
-    statements topic's last position): a version read late through a feed never replaces a
-    newer one put from an own commit, nor the other way round."""
+    partition now. B's statement feed lags on purpose: what it reads (A's first versions, then
+    A's second ones) reaches B's reroute store only after B put its own second versions. Every
+    store of both instances ends with the newest version of each key (the statements topic's
+    last position): a version read late through a feed never replaces a newer one put from an
+    own commit (`statements/position.py`), nor the other way round."""
     data = as_bytes(generate(GenerateOptions(statements=40, seed=1320, framing="block")))
     count = sum(1 for e in offline(data) if e["type"] == "statement")
     a, b = instance(kafka_bootstrap, topics), instance(kafka_bootstrap, topics)
+    late: list[tuple[Any, ...]] = []  # what B's feed read, held back
+    put = b.store.put
+
+    def lagging(*args: Any) -> bool:
+        late.append(args)
+        return True
+
+    b.store.put = lagging  # type: ignore[method-assign,assignment]
     runs = [asyncio.create_task(a.run())]
     try:
         await until(lambda: a.ready()[0], "A ready")
@@ -137,6 +154,10 @@ async def test_a_partition_moved_mid_stream_leaves_every_store_with_the_newest_v
         await consume(kafka_bootstrap, topics.statements, count=2 * count, timeout=60)
         await until(lambda: a.own.put + b.own.put == 2 * count, "the second versions published")
         assert b.own.put > 0, "B published some of the second versions"
+        await until(lambda: len(late) == a.own.put, "B's feed read all A published")
+        b.store.put = put  # type: ignore[method-assign]
+        for args in late:  # the lagging feed delivers: A's first versions come after B's own
+            put(*args)
         everything = await consume_to_end(kafka_bootstrap, topics.statements)
         newest = {r.key: (r.partition, r.offset) for r in everything if r.key is not None}
         assert len(newest) == count
@@ -151,10 +172,5 @@ async def test_a_partition_moved_mid_stream_leaves_every_store_with_the_newest_v
 
             await until(held, "the newest version of every key in both stores")
     finally:
-        for service in (a, b):
-            service.request_stop()
-        codes = await asyncio.gather(*runs)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        codes = await stop_all(runs, a, b)
     assert codes == [0, 0]

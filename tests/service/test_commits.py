@@ -17,7 +17,7 @@ from pms_stream.service.commits import Committer
 from pms_stream.service.publisher import Staged
 from pms_stream.stream.outputs import Output, Sink
 from pms_stream.stream.partition_task import Checkpoint
-from tests.service.test_partition_task import messages, task, values
+from tests.service.test_partition_task import messages, reopened, task, until_crash, values
 
 
 def out(n: int) -> Output:
@@ -184,28 +184,15 @@ def test_crash_anywhere_with_overlapping_commits_restores_exactly_once(
 
         t, commits, position, step = task(), committer(), 0, 0
         while position < len(msgs):
-            crash = crashes[0] if crashes else None
-            outputs: list[Output] = []
             end = min(position + batch, len(msgs))
-            crashed = False
-            for m in msgs[position:end]:
-                if crash is not None and m.offset >= crash:
-                    crashed = True
-                    break
-                outputs += t.process(m)
+            outputs, crashed = until_crash(t, msgs[position:end], crashes[0] if crashes else None)
             if crashed:
                 crashes.pop(0)
                 if broker.inflight and landed_at_crash:
                     broker.land()  # the transaction in flight committed just before the crash
                 await commits.close()  # ... or it is aborted
                 broker.inflight.clear()
-                restored = (
-                    Checkpoint.from_committed(
-                        broker.checkpoint.offset, broker.checkpoint.metadata()
-                    )
-                    if broker.checkpoint
-                    else None
-                )
+                restored = reopened(broker.checkpoint)
                 t, commits = task(restored), committer()
                 position = restored.offset if restored else 0
                 continue

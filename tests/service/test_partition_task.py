@@ -59,6 +59,26 @@ def values(outputs: list[Output]) -> list[tuple[Sink, bytes | None, bytes]]:
     return [(o.sink, o.key, o.value) for o in outputs]
 
 
+def until_crash(
+    t: PartitionTask, msgs: list[InputMessage], crash: int | None
+) -> tuple[list[Output], bool]:
+    """`msgs` through `t` until the first at or past offset `crash`, where the process dies:
+    the outputs so far, and whether it died."""
+    outputs: list[Output] = []
+    for m in msgs:
+        if crash is not None and m.offset >= crash:
+            return outputs, True
+        outputs += t.process(m)
+    return outputs, False
+
+
+def reopened(checkpoint: Checkpoint | None) -> Checkpoint | None:
+    """The checkpoint a new owner reads back: the committed offset and its metadata."""
+    if checkpoint is None:
+        return None
+    return Checkpoint.from_committed(checkpoint.offset, checkpoint.metadata())
+
+
 def test_outputs_and_keys() -> None:
     t = task()
     out: list[Output] = []
@@ -213,23 +233,12 @@ def test_crash_anywhere_restores_exactly_once(  # noqa: PLR0917 - hypothesis arg
     position = 0
     t = task(fast=fast, hold_single=hold_single)
     while True:
-        crash = crashes[0] if crashes else None
-        pending: list[Output] = []
         end = min(position + batch, len(msgs))
-        crashed = False
-        for m in msgs[position:end]:
-            if crash is not None and m.offset >= crash:
-                crashed = True
-                break
-            pending += t.process(m)
+        pending, crashed = until_crash(t, msgs[position:end], crashes[0] if crashes else None)
         if crashed:
             crashes.pop(0)
             # the transaction in flight is aborted; a new owner restores from the commit
-            restored = (
-                Checkpoint.from_committed(checkpoint.offset, checkpoint.metadata())
-                if checkpoint
-                else None
-            )
+            restored = reopened(checkpoint)
             t = task(restored, fast, hold_single)
             position = restored.offset if restored else 0
             continue

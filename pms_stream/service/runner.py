@@ -69,7 +69,6 @@ _SETUP_CONCURRENCY = 8  # partition set-ups at once (each starts a transactional
 # A member learns of a rebalance (a new instance joining) at its next heartbeat; the group waits
 # for it: 1 s instead of a third of the session (3.3 s) hands partitions to a new instance sooner.
 _HEARTBEAT_MS = 1000
-_STOP_MARGIN_S = 5.0  # after shutdown_timeout_s, the stop deadline's time for the last lines
 log = get_logger("pms_stream.service")
 
 
@@ -116,9 +115,7 @@ class Service:
         self._consumer: AIOKafkaConsumer = None  # started by _start_kafka
         self._admin: AIOKafkaAdminClient = None  # started by _start_kafka
         self._http: HttpServer | None = None
-        self._watchdog = Watchdog(
-            settings.stall_timeout_s, on_stall=self._on_stall, grace_s=settings.shutdown_timeout_s
-        )
+        self._watchdog = Watchdog(settings.stall_timeout_s, on_stall=self._on_stall)
         self._consuming = False
         self.exit_code = 0
         fixed = settings.reroute_today

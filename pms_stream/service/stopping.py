@@ -76,10 +76,13 @@ async def drain_within(seconds: float, lock: asyncio.Lock, parts: Iterable[Parti
     view) for at most `seconds`; False (logged) when they did not end in time. A failed
     publication's error is raised."""
     started = time.monotonic()
+    bound = asyncio.timeout(seconds)
     try:
-        async with asyncio.timeout(seconds), lock:
+        async with bound, lock:
             await asyncio.gather(*(part.commits.drain() for part in parts))
     except TimeoutError:
+        if not bound.expired():
+            raise  # a publication that failed with a timeout of its own: its error, not ours
         log.error(
             "staged outputs not committed in time at the stop; they replay",
             seconds=round(time.monotonic() - started, 3),

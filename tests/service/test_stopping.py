@@ -105,11 +105,12 @@ async def test_the_drain_waits_for_the_batch_in_flight_within_its_share() -> Non
 
 
 @pytest.mark.asyncio
-async def test_a_failed_publication_is_raised_by_the_drain() -> None:
+@pytest.mark.parametrize("error", [RuntimeError, TimeoutError])
+async def test_a_failed_publication_is_raised_by_the_drain(error: type[Exception]) -> None:
     async def failed() -> None:
-        raise RuntimeError("the publication failed")
+        raise error("the publication failed")  # a TimeoutError too: not the drain's own
 
-    with pytest.raises(RuntimeError, match="the publication failed"):
+    with pytest.raises(error, match="the publication failed"):
         await drain_within(1.0, asyncio.Lock(), committers(failed))
 
 
